@@ -1,0 +1,5 @@
+"""The JSON API under /api/v1 (bearer tokens, problem+json errors, OpenAPI document)."""
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")

@@ -1,0 +1,99 @@
+"""Top-level commands: database migrations, demo data, the worker, and `serve` (web + worker)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from rq import SimpleWorker, Worker
+
+from app import jobs, migrate
+from app.extensions import db
+
+
+@click.group("db", help="Database schema (Alembic).")
+def db_cli() -> None:
+    pass
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Bring the database to REVISION (default: the latest)."""
+    migrate.upgrade(current_app.config["DATABASE_URL"], revision)
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    migrate.downgrade(current_app.config["DATABASE_URL"], revision)
+
+
+@db_cli.command("revision")
+@click.option("-m", "--message", required=True)
+@with_appcontext
+def db_revision(message: str) -> None:
+    """Autogenerate a revision from the models (review it before committing)."""
+    migrate.revision(current_app.config["DATABASE_URL"], message)
+
+
+@db_cli.command("current")
+@with_appcontext
+def db_current() -> None:
+    migrate.current(current_app.config["DATABASE_URL"])
+
+
+@click.command("demo", help="Fill an empty database with the deterministic demo data set.")
+@click.option("--people", default=3000, show_default=True, help="How many people to create.")
+@click.option("--seed", default=7, show_default=True)
+@with_appcontext
+def demo_command(people: int, seed: int) -> None:
+    from app.demo import DEMO_PASSWORD, build_demo
+
+    with db.transaction() as session:
+        summary = build_demo(session, people=people, seed=seed)
+    for key, value in summary.items():
+        click.echo(f"{key}: {value}")
+    click.echo(f"Demo users share the password {DEMO_PASSWORD!r} (e.g. manager@demo.cerchia.eu).")
+
+
+@click.command("worker", help="Run an RQ worker on Cerchia's queues.")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option(
+    "--fork/--no-fork",
+    default=False,
+    show_default=True,
+    help="Fork a work horse per job (isolation) instead of running jobs in this process.",
+)
+@with_appcontext
+def worker_command(burst: bool, fork: bool) -> None:
+    conn = jobs.redis_conn()
+    worker_class = Worker if fork else SimpleWorker
+    queues = [jobs.get_queue(name) for name in jobs.ALL_QUEUES]
+    worker_class(queues, connection=conn).work(burst=burst, with_scheduler=True)
+
+
+@click.command("serve", help="Run the web server and an RQ worker together (local use).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@with_appcontext
+def serve_command(host: str, port: int) -> None:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    conn = jobs.redis_conn()
+    env = dict(os.environ, REDIS_URL=jobs.redis_url_for(conn))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"], env=env
+    )
+    click.echo(f"Cerchia is running at http://{host}:{port}/")
+    click.echo("Sign in as manager@demo.cerchia.eu with the password 'cerchia-demo'.")
+    try:
+        app.run(host=host, port=port, threaded=True, use_reloader=False)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=10)

@@ -1,0 +1,51 @@
+"""Locale and time zone choice, and the template filters that format for the locale."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask, current_app, request, session
+from flask_babel import format_currency, format_datetime, format_decimal
+from flask_login import current_user
+
+
+def select_locale() -> str | None:
+    languages = current_app.config["LANGUAGES"]
+    chosen = session.get("lang")
+    if chosen in languages:
+        return str(chosen)
+    if current_user and current_user.is_authenticated and current_user.language in languages:
+        return str(current_user.language)
+    return (
+        request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    )
+
+
+def select_timezone() -> str:
+    if current_user and current_user.is_authenticated and current_user.timezone:
+        return str(current_user.timezone)
+    return str(current_app.config["DEFAULT_TIMEZONE"])
+
+
+def money(cents: int | None, currency: str = "EUR") -> str:
+    if cents is None:
+        return ""
+    return format_currency(cents / 100, currency)
+
+
+def when(value: datetime | None, fmt: str = "medium") -> str:
+    if value is None:
+        return ""
+    return format_datetime(value, fmt)
+
+
+def number(value: float | int | None) -> str:
+    if value is None:
+        return ""
+    return format_decimal(value)
+
+
+def register_filters(app: Flask) -> None:
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["number"] = number

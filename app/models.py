@@ -1,0 +1,19 @@
+"""Import every mapped class so Base.metadata knows the whole schema (Alembic, tests)."""
+
+from app.audit import AuditEvent
+from app.auth.models import ApiToken, LoginAttempt, User
+from app.contacts.models import (
+    ConsentEvent,
+    Contact,
+    ImportRun,
+    Interaction,
+    Organization,
+    Relationship,
+    Tag,
+)
+from app.db import Base
+
+__all__ = [
+    "ApiToken", "AuditEvent", "Base", "ConsentEvent", "Contact", "ImportRun", "Interaction",
+    "LoginAttempt", "Organization", "Relationship", "Tag", "User",
+]  # fmt: skip

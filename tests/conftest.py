@@ -1,0 +1,184 @@
+"""Fixtures: a real database (PostgreSQL when TEST_DATABASE_URL says so, else SQLite) built
+by the migrations, a real Redis, a real RQ worker in burst mode.
+
+Each test commits as the app does and the tables are emptied after it; jobs run in a
+worker and browser tests in another thread, and both need to see committed rows.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+
+import pytest  # noqa: E402
+from flask import Flask  # noqa: E402
+from flask.testing import FlaskClient  # noqa: E402
+from redis import Redis  # noqa: E402
+from rq import SimpleWorker  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+from werkzeug import security  # noqa: E402
+
+from app import create_app, jobs, migrate  # noqa: E402
+from app.auth import service as auth_service  # noqa: E402
+from app.auth.models import User  # noqa: E402
+from app.db import Base  # noqa: E402
+from app.extensions import db  # noqa: E402
+
+TEST_PASSWORD = "correct horse battery"
+
+# Scrypt is right for production and far too slow for hundreds of test users.
+auth_service.generate_password_hash = functools.partial(  # type: ignore[assignment]
+    security.generate_password_hash, method="pbkdf2:sha256:1000"
+)
+
+
+def _create_postgres_database(base_url: str) -> str:
+    url = make_url(base_url)
+    name = f"cerchia_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_postgres_database(db_url: str) -> None:
+    url = make_url(db_url)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    base = os.environ.get("TEST_DATABASE_URL", "")
+    if base.startswith("postgresql"):
+        url = _create_postgres_database(base)
+        migrate.upgrade(url)
+        yield url
+        _drop_postgres_database(url)
+    else:
+        path = tmp_path_factory.mktemp("db") / "cerchia-test.sqlite3"
+        url = f"sqlite:///{path}"
+        migrate.upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(scope="session")
+def app(
+    database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Flask]:
+    instance = tmp_path_factory.mktemp("instance")
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "INSTANCE_DIR": Path(instance),
+            "WTF_CSRF_ENABLED": False,
+            "LOGIN_MAX_ATTEMPTS": 5,
+            "SERVER_NAME": None,
+        }
+    )
+    yield app
+    assert db.engine is not None
+    db.engine.dispose()
+
+
+def _empty_tables(app: Flask) -> None:
+    engine = db.engine
+    assert engine is not None
+    tables = list(reversed(Base.metadata.sorted_tables))
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+
+
+@pytest.fixture(autouse=True)
+def _app_context(app: Flask) -> Iterator[None]:
+    with app.app_context():
+        yield
+    _empty_tables(app)
+    jobs.redis_conn(app).flushdb()
+
+
+@pytest.fixture
+def session(app: Flask) -> Session:
+    return db.session
+
+
+@pytest.fixture
+def redis(app: Flask) -> Redis:
+    return jobs.redis_conn(app)
+
+
+def make_user(session: Session, role: str, email: str | None = None, **kw: Any) -> User:
+    user = auth_service.create_user(
+        session, email or f"{role}-{uuid.uuid4().hex[:6]}@example.com", role.title(),
+        TEST_PASSWORD, role, **kw,
+    )  # fmt: skip
+    session.commit()
+    return user
+
+
+@pytest.fixture
+def users(session: Session) -> dict[str, User]:
+    """One user of each role, plus a second salesperson."""
+    return {
+        "admin": make_user(session, "admin", "admin@example.com"),
+        "manager": make_user(session, "manager", "manager@example.com"),
+        "sales": make_user(session, "sales", "sales@example.com"),
+        "sales2": make_user(session, "sales", "sales2@example.com"),
+        "marketer": make_user(session, "marketer", "marketer@example.com"),
+    }
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def login(client: FlaskClient) -> Callable[[User], FlaskClient]:
+    def _login(user: User) -> FlaskClient:
+        resp = client.post(
+            "/login", data={"email": user.email, "password": TEST_PASSWORD}
+        )
+        assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+        return client
+
+    return _login
+
+
+@pytest.fixture
+def run_worker(app: Flask) -> Callable[[], int]:
+    """Process every queued job with a real RQ worker in burst mode; return jobs failed."""
+
+    def _run() -> int:
+        conn = jobs.redis_conn(app)
+        queues = [jobs.get_queue(name, app) for name in jobs.ALL_QUEUES]
+        worker = SimpleWorker(queues, connection=conn)
+        worker.work(burst=True)
+        from rq.registry import FailedJobRegistry
+
+        return sum(len(FailedJobRegistry(queue=q)) for q in queues)
+
+    return _run
