@@ -52,10 +52,17 @@ def db_current() -> None:
 @click.command("demo", help="Fill an empty database with the deterministic demo data set.")
 @click.option("--people", default=3000, show_default=True, help="How many people to create.")
 @click.option("--seed", default=7, show_default=True)
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database has contacts.")
 @with_appcontext
-def demo_command(people: int, seed: int) -> None:
+def demo_command(people: int, seed: int, if_empty: bool) -> None:
+    from sqlalchemy import func, select
+
+    from app.contacts.models import Contact
     from app.demo import DEMO_PASSWORD, build_demo
 
+    if if_empty and db.session.scalar(select(func.count(Contact.id))):
+        click.echo("The database already has contacts; demo data not loaded.")
+        return
     with db.transaction() as session:
         summary = build_demo(session, people=people, seed=seed)
     for key, value in summary.items():

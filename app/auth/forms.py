@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectMultipleField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length
 
 from app.auth.service import API_SCOPES
@@ -17,5 +18,5 @@ class LoginForm(FlaskForm):
 class ApiTokenForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
     scopes = SelectMultipleField(
-        _l("Scopes"), choices=[(s, s) for s in API_SCOPES], validators=[DataRequired()]
+        _l("Scopes"), choices=[SelectChoice(s) for s in API_SCOPES], validators=[DataRequired()]
     )

@@ -55,9 +55,9 @@ def create_user(
         capacity=capacity,
         language=language,
     )
-    session.add(user)
     try:
         with session.begin_nested():
+            session.add(user)
             session.flush()
     except IntegrityError as exc:
         raise Conflict(f"A user with email {email} already exists.", field="email") from exc

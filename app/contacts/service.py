@@ -5,7 +5,8 @@ Services flush and never commit. Access rules (who may see or edit whom) live he
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -163,9 +164,13 @@ def refresh_search_fields(contact: Contact) -> None:
     contact.search_text = search_text(contact.first_name, contact.last_name, contact.email, company)
 
 
-def _flush_unique(session: Session, what: str) -> None:
+@contextmanager
+def unique_guard(session: Session, what: str) -> Iterator[None]:
+    """Make the changes of the block in a savepoint and turn a unique violation into a
+    Conflict. Changes must happen inside the block: a savepoint flushes what came before."""
     try:
         with session.begin_nested():
+            yield
             session.flush()
     except IntegrityError as exc:
         msg = str(exc.orig).lower()
@@ -175,7 +180,7 @@ def _flush_unique(session: Session, what: str) -> None:
             raise Conflict(f"Another {what} has this email.", field="email") from exc
         if "domain" in msg:
             raise Conflict(f"Another {what} has this domain.", field="domain") from exc
-        raise Conflict(f"This {what} conflicts with an existing one.") from exc
+        raise Conflict(f"This {what} already exists.") from exc
 
 
 def create_contact(
@@ -195,14 +200,16 @@ def create_contact(
         raise Invalid("A contact needs a name or an email.", field="first_name")
     if actor.role == Role.SALES:
         data["owner_id"] = actor.id  # salespeople create people they own
-    contact = Contact(**data)
-    if contact.organization_id:
-        contact.organization = session.get(Organization, contact.organization_id)
-        if contact.organization is None:
+    organization = None
+    if data.get("organization_id"):
+        organization = session.get(Organization, data["organization_id"])
+        if organization is None:
             raise Invalid("No such account.", field="organization_id")
-    session.add(contact)
-    refresh_search_fields(contact)
-    _flush_unique(session, "contact")
+    contact = Contact(**data)
+    with unique_guard(session, "contact"):
+        session.add(contact)
+        contact.organization = organization
+        refresh_search_fields(contact)
     set_tags(session, contact, tags)
     if consent_status and consent_status != contact.consent_status:
         change_consent(
@@ -220,14 +227,17 @@ def update_contact(session: Session, actor: User, contact: Contact, **values: An
     data = _clean_contact_values(values)
     if actor.role == Role.SALES and "owner_id" in data and data["owner_id"] != contact.owner_id:
         raise Forbidden("Only a manager can hand a contact to another owner.")
-    for key, value in data.items():
-        setattr(contact, key, value)
-    if "organization_id" in data:
-        contact.organization = (
-            session.get(Organization, data["organization_id"]) if data["organization_id"] else None
-        )
-    refresh_search_fields(contact)
-    _flush_unique(session, "contact")
+    organization = None
+    if data.get("organization_id"):
+        organization = session.get(Organization, data["organization_id"])
+        if organization is None:
+            raise Invalid("No such account.", field="organization_id")
+    with unique_guard(session, "contact"):
+        for key, value in data.items():
+            setattr(contact, key, value)
+        if "organization_id" in data:
+            contact.organization = organization
+        refresh_search_fields(contact)
     if tags is not None:
         set_tags(session, contact, tags)
     return contact
@@ -454,8 +464,8 @@ def create_organization(session: Session, actor: User, **values: Any) -> Organiz
     if actor.role == Role.SALES:
         data["owner_id"] = actor.id
     org = Organization(**data)
-    session.add(org)
-    _flush_unique(session, "account")
+    with unique_guard(session, "account"):
+        session.add(org)
     return org
 
 
@@ -465,9 +475,9 @@ def update_organization(
     check_organization_access(actor, org, write=True)
     data = _clean_org_values(values)
     renamed = "name" in data and data["name"] != org.name
-    for key, value in data.items():
-        setattr(org, key, value)
-    _flush_unique(session, "account")
+    with unique_guard(session, "account"):
+        for key, value in data.items():
+            setattr(org, key, value)
     if renamed:
         for contact in session.scalars(select(Contact).where(Contact.organization_id == org.id)):
             refresh_search_fields(contact)
@@ -558,12 +568,8 @@ def add_relationship(
         since=since,
         source=source,
     )
-    session.add(rel)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:
-        raise Conflict("This relationship already exists.") from exc
+    with unique_guard(session, "relationship"):
+        session.add(rel)
     return rel
 
 
@@ -659,12 +665,8 @@ def log_interaction(
         created_by_id=actor.id if actor else None,
     )
     interaction.participants = list({p.id: p for p in participants}.values())
-    session.add(interaction)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:
-        raise Conflict("This interaction was already recorded.") from exc
+    with unique_guard(session, "interaction"):
+        session.add(interaction)
     touch_last_interaction(session, [p.id for p in interaction.participants])
     return interaction
 
@@ -750,8 +752,11 @@ def merge_contacts(session: Session, actor: User, keep: Contact, remove: Contact
     if remove.merged_into_id is not None:
         raise Invalid("That person was already merged.")
 
+    session.flush()
     moved_interactions = _move_participations(session, keep.id, remove.id)
     moved_relationships = _move_relationships(session, keep.id, remove.id)
+    # Core updates bypassed the identity map: reload what they changed.
+    session.expire_all()
 
     kept_tag_ids = {t.id for t in keep.tags}
     keep.tags = keep.tags + [t for t in remove.tags if t.id not in kept_tag_ids]

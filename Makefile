@@ -1,0 +1,47 @@
+# Cerchia: two commands.
+#   make run    install, migrate, load demo data (first time), start web + worker
+#   make test   install test tools, run the whole suite (SQLite; PostgreSQL too when
+#               TEST_DATABASE_URL is set, as .ci/run does)
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+
+.PHONY: run test install install-test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install -q -e .
+
+install-test: $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium not found: browser tests will be skipped"; fi; }
+
+run: install
+	$(BIN)/flask --app wsgi db upgrade
+	$(BIN)/flask --app wsgi demo --if-empty
+	$(BIN)/flask --app wsgi serve --host $(HOST) --port $(PORT)
+
+test: install-test
+	$(BIN)/ruff check app tests benchmarks config.py wsgi.py
+	env -u TEST_DATABASE_URL $(BIN)/python -m pytest
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+	  echo "== again on $$TEST_DATABASE_URL"; \
+	  $(BIN)/python -m pytest; \
+	fi
+
+lint: install-test
+	$(BIN)/ruff check app tests benchmarks config.py wsgi.py
+	$(BIN)/ruff format --check app tests benchmarks config.py wsgi.py
+
+clean:
+	rm -rf $(VENV) instance/cerchia.sqlite3* instance/redis.rdb*
