@@ -12,8 +12,19 @@ from app.contacts.models import (
     Tag,
 )
 from app.db import Base
+from app.segments.models import (
+    Circle,
+    ContactScore,
+    ScoreRun,
+    ScoringSettings,
+    Segment,
+    SegmentMember,
+    TierAssignment,
+    TierChange,
+)
 
 __all__ = [
     "ApiToken", "AuditEvent", "Base", "ConsentEvent", "Contact", "ImportRun", "Interaction",
-    "LoginAttempt", "Organization", "Relationship", "Tag", "User",
+    "LoginAttempt", "Organization", "Relationship", "Tag", "User", "Circle", "ContactScore",
+    "ScoreRun", "ScoringSettings", "Segment", "SegmentMember", "TierAssignment", "TierChange",
 ]  # fmt: skip

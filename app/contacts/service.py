@@ -124,6 +124,14 @@ CONTACT_FIELDS = (
 )  # fmt: skip
 
 
+CONTACT_MAX_LENGTHS = {"phone": 50, "title": 200, "city": 100, "facebook": 300, "source": 50}
+
+
+def _check_reference(session: Session, model: type[Any], value: int | None, field: str) -> None:
+    if value is not None and session.get(model, value) is None:
+        raise Invalid(f"No such {'owner' if model is User else 'account'}.", field=field)
+
+
 def _clean_contact_values(values: dict[str, Any]) -> dict[str, Any]:
     unknown = set(values) - set(CONTACT_FIELDS)
     if unknown:
@@ -134,6 +142,8 @@ def _clean_contact_values(values: dict[str, Any]) -> dict[str, Any]:
             out[key] = normalize_email(value)
         elif key == "linkedin_url":
             out[key] = normalize_linkedin_url(value)
+            if out[key] and len(out[key]) > 300:
+                raise Invalid("The LinkedIn URL is too long.", field=key)
         elif key == "x_handle":
             out[key] = normalize_x_handle(value)
         elif key in ("first_name", "last_name"):
@@ -154,7 +164,7 @@ def _clean_contact_values(values: dict[str, Any]) -> dict[str, Any]:
         elif key in ("organization_id", "owner_id"):
             out[key] = int(value) if value not in (None, "", 0) else None
         else:
-            out[key] = clean(value, 300)
+            out[key] = clean(value, CONTACT_MAX_LENGTHS.get(key, 300))
     return out
 
 
@@ -196,6 +206,7 @@ def create_contact(
     if actor.role == Role.MARKETER:
         raise Forbidden("Marketers can read contacts but not create them.")
     data = _clean_contact_values(values)
+    _check_reference(session, User, data.get("owner_id"), "owner_id")
     if not (data.get("first_name") or data.get("last_name") or data.get("email")):
         raise Invalid("A contact needs a name or an email.", field="first_name")
     if actor.role == Role.SALES:
@@ -227,6 +238,7 @@ def update_contact(session: Session, actor: User, contact: Contact, **values: An
     data = _clean_contact_values(values)
     if actor.role == Role.SALES and "owner_id" in data and data["owner_id"] != contact.owner_id:
         raise Forbidden("Only a manager can hand a contact to another owner.")
+    _check_reference(session, User, data.get("owner_id"), "owner_id")
     organization = None
     if data.get("organization_id"):
         organization = session.get(Organization, data["organization_id"])
@@ -451,7 +463,7 @@ def _clean_org_values(values: dict[str, Any]) -> dict[str, Any]:
         elif key == "country":
             out[key] = (clean(value, 2) or "").upper() or None
         else:
-            out[key] = clean(value, 200)
+            out[key] = clean(value, 100 if key in ("industry", "city") else 200)
     return out
 
 
@@ -463,6 +475,7 @@ def create_organization(session: Session, actor: User, **values: Any) -> Organiz
         raise Invalid("An account needs a name.", field="name")
     if actor.role == Role.SALES:
         data["owner_id"] = actor.id
+    _check_reference(session, User, data.get("owner_id"), "owner_id")
     org = Organization(**data)
     with unique_guard(session, "account"):
         session.add(org)
@@ -474,6 +487,7 @@ def update_organization(
 ) -> Organization:
     check_organization_access(actor, org, write=True)
     data = _clean_org_values(values)
+    _check_reference(session, User, data.get("owner_id"), "owner_id")
     renamed = "name" in data and data["name"] != org.name
     with unique_guard(session, "account"):
         for key, value in data.items():

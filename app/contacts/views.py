@@ -26,7 +26,7 @@ from app.contacts.forms import (
     RelationshipForm,
 )
 from app.contacts.models import CONSENT_STATUSES, TIERS, Contact, Organization, Tag
-from app.errors import DomainError, Invalid, NotFound
+from app.errors import Conflict, DomainError, Invalid, NotFound
 from app.extensions import db
 from app.i18n import select_timezone
 
@@ -232,13 +232,16 @@ def add_relationship(contact_id: int) -> Any:
     form = RelationshipForm()
     if not form.validate_on_submit():
         raise Invalid(_("Name the other person and the kind of relationship."))
-    other = _find_person(form.other.data or "")
-    with db.transaction() as session:
-        service.add_relationship(
-            session, current_user, contact, other, form.kind.data or "",
-            float(form.strength.data if form.strength.data is not None else 0.5),
-        )  # fmt: skip
-    flash(_("Relationship added."), "success")
+    try:
+        other = _find_person(form.other.data or "")
+        with db.transaction() as session:
+            service.add_relationship(
+                session, current_user, contact, other, form.kind.data or "",
+                float(form.strength.data if form.strength.data is not None else 0.5),
+            )  # fmt: skip
+        flash(_("Relationship added."), "success")
+    except (Invalid, NotFound, Conflict) as exc:
+        flash(exc.message, "error")
     return redirect(url_for("contacts.show", contact_id=contact.id) + "#relationships")
 
 

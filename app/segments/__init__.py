@@ -1,0 +1,1 @@
+"""Potential scoring, tiers (one-to-one, one-to-few circles, broadcast) and segments."""

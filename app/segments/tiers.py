@@ -1,0 +1,251 @@
+"""Tiering: pure functions from scores, owners and the previous state to new tiers and circles.
+
+- one-to-one: per owner, the best people up to the owner's capacity;
+- one-to-few: the next band (a share of the remaining people), grouped into circles of a
+  bounded size from network communities (Louvain with a fixed seed, so runs repeat);
+- broadcast: everyone else who gave consent;
+- none: opted out, erased, or no consent and below the bands.
+
+Hysteresis: whoever is in a tier now gets `margin` extra points when competing to stay,
+so people do not flap between tiers when their score wobbles. Pins always win (except
+over an opt-out: an opted-out person gets no messages, whatever the pin says).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+ONE_TO_ONE = "one_to_one"
+ONE_TO_FEW = "one_to_few"
+BROADCAST = "broadcast"
+NONE = "none"
+
+
+@dataclass
+class Candidate:
+    contact_id: int
+    potential: float
+    owner_id: int | None
+    consent_status: str
+    organization: str | None = None
+    industry: str | None = None
+    city: str | None = None
+    current_tier: str = NONE
+    current_circle_id: int | None = None
+    pinned_tier: str | None = None
+
+
+@dataclass
+class TierParams:
+    margin: float = 5.0
+    one_to_few_share: float = 0.15
+    circle_min: int = 5
+    circle_max: int = 25
+    seed: int = 42
+
+
+@dataclass
+class CirclePlan:
+    members: list[int]
+    name: str
+    basis: str
+    owner_id: int | None
+    reuse_id: int | None = None
+
+
+@dataclass
+class TierPlan:
+    tiers: dict[int, str] = field(default_factory=dict)
+    circles: list[CirclePlan] = field(default_factory=list)
+
+    def circle_of(self) -> dict[int, int]:
+        """contact id -> index of its circle in `circles`."""
+        return {m: i for i, c in enumerate(self.circles) for m in c.members}
+
+
+def _messageable(c: Candidate) -> bool:
+    return c.consent_status != "opted_out"
+
+
+def assign_tiers(
+    candidates: Sequence[Candidate],
+    capacities: Mapping[int, int],
+    graph: nx.Graph,
+    params: TierParams,
+    previous_circles: Mapping[int, set[int]] | None = None,
+) -> TierPlan:
+    plan = TierPlan()
+    remaining: list[Candidate] = []
+    for c in candidates:
+        if not _messageable(c):
+            plan.tiers[c.contact_id] = NONE
+        elif c.pinned_tier:
+            plan.tiers[c.contact_id] = c.pinned_tier
+        else:
+            remaining.append(c)
+
+    def effective(c: Candidate, tier: str) -> float:
+        return c.potential + (params.margin if c.current_tier == tier else 0.0)
+
+    # one-to-one, per owner, within capacity (pins use up capacity too)
+    pinned_per_owner = Counter(
+        c.owner_id for c in candidates if plan.tiers.get(c.contact_id) == ONE_TO_ONE
+    )
+    by_owner: dict[int, list[Candidate]] = defaultdict(list)
+    for c in remaining:
+        if c.owner_id is not None:
+            by_owner[c.owner_id].append(c)
+    chosen: set[int] = set()
+    for owner_id, people in by_owner.items():
+        room = max(capacities.get(owner_id, 0) - pinned_per_owner.get(owner_id, 0), 0)
+        people.sort(key=lambda c: (-effective(c, ONE_TO_ONE), c.contact_id))
+        for c in people[:room]:
+            plan.tiers[c.contact_id] = ONE_TO_ONE
+            chosen.add(c.contact_id)
+    remaining = [c for c in remaining if c.contact_id not in chosen]
+
+    # one-to-few: the next band
+    remaining.sort(key=lambda c: (-effective(c, ONE_TO_FEW), c.contact_id))
+    band_size = round(len(remaining) * params.one_to_few_share)
+    band = remaining[:band_size]
+    for c in band:
+        plan.tiers[c.contact_id] = ONE_TO_FEW
+    for c in remaining[band_size:]:
+        plan.tiers[c.contact_id] = BROADCAST if c.consent_status == "granted" else NONE
+
+    few = [c for c in candidates if plan.tiers.get(c.contact_id) == ONE_TO_FEW]
+    plan.circles = form_circles(few, graph, params, previous_circles or {})
+    return plan
+
+
+def form_circles(
+    members: Sequence[Candidate],
+    graph: nx.Graph,
+    params: TierParams,
+    previous: Mapping[int, set[int]],
+) -> list[CirclePlan]:
+    """Group the one-to-few band into circles of circle_min..circle_max people.
+
+    Louvain runs on the band's own subgraph only (not on everyone: that would not fit
+    the budget at 100k people), large communities are split again, and people left in
+    communities too small to be a circle are grouped by what they share (organisation,
+    industry, city).
+    """
+    if not members:
+        return []
+    info = {c.contact_id: c for c in members}
+    sub = graph.subgraph([m for m in info if m in graph])
+    groups: list[list[int]] = []
+    leftovers: list[int] = [m for m in info if m not in graph]
+    for community in _communities(sub, params.seed):
+        for group in _split(sub, sorted(community), params):
+            if len(group) >= params.circle_min:
+                groups.append(group)
+            else:
+                leftovers.extend(group)
+    groups.extend(_group_leftovers(leftovers, info, params))
+    plans = [_plan_circle(g, info) for g in groups]
+    _reuse_previous(plans, previous)
+    return plans
+
+
+def _communities(graph: nx.Graph, seed: int) -> list[set[int]]:
+    if graph.number_of_nodes() == 0:
+        return []
+    if graph.number_of_edges() == 0:
+        return [{n} for n in graph.nodes]
+    return nx.community.louvain_communities(graph, weight="weight", seed=seed)
+
+
+def _split(graph: nx.Graph, group: list[int], params: TierParams) -> list[list[int]]:
+    if len(group) <= params.circle_max:
+        return [group]
+    sub = graph.subgraph(group)
+    parts = (
+        nx.community.louvain_communities(sub, weight="weight", resolution=2.0, seed=params.seed)
+        if sub.number_of_edges()
+        else []
+    )
+    if len(parts) <= 1:
+        # no finer structure: cut into even chunks, strongest-tied people together
+        ordered = sorted(group, key=lambda n: (-sub.degree(n, weight="weight"), n))
+        chunks = -(-len(ordered) // params.circle_max)
+        return [ordered[i::chunks] for i in range(chunks)]
+    out: list[list[int]] = []
+    for part in parts:
+        out.extend(_split(graph, sorted(part), params))
+    return out
+
+
+def _group_leftovers(
+    leftovers: list[int], info: Mapping[int, Candidate], params: TierParams
+) -> list[list[int]]:
+    buckets: dict[str, list[int]] = defaultdict(list)
+    for m in sorted(leftovers):
+        c = info[m]
+        buckets[c.industry or c.city or c.organization or "—"].append(m)
+    groups: list[list[int]] = []
+    spill: list[int] = []
+    for key in sorted(buckets):
+        bucket = buckets[key]
+        if len(bucket) < params.circle_min:
+            spill.extend(bucket)
+            continue
+        chunks = -(-len(bucket) // params.circle_max)
+        groups.extend(bucket[i::chunks] for i in range(chunks))
+    if spill:
+        if len(spill) >= params.circle_min or not groups:
+            chunks = -(-len(spill) // params.circle_max)
+            groups.extend(spill[i::chunks] for i in range(chunks))
+        else:
+            # too few to stand alone: join the smallest circle with room
+            room = sorted((g for g in groups if len(g) + len(spill) <= params.circle_max), key=len)
+            if room:
+                room[0].extend(spill)
+            else:
+                groups.append(spill)
+    return groups
+
+
+def _plan_circle(members: list[int], info: Mapping[int, Candidate]) -> CirclePlan:
+    """Name the circle after what most of its members share."""
+    size = len(members)
+    name, basis = "", ""
+    for label, attr in (("organisation", "organization"), ("industry", "industry"),
+                        ("city", "city")):  # fmt: skip
+        counts = Counter(getattr(info[m], attr) for m in members if getattr(info[m], attr))
+        if counts:
+            value, count = counts.most_common(1)[0]
+            if count * 2 >= size:
+                name, basis = value, f"{label}: {value} ({count}/{size})"
+                break
+    if not name:
+        industries = Counter(info[m].industry for m in members if info[m].industry)
+        cities = Counter(info[m].city for m in members if info[m].city)
+        parts = [v for v, _ in industries.most_common(1)] + [v for v, _ in cities.most_common(1)]
+        name = " · ".join(parts) or "Circle"
+        basis = "mixed: " + name
+    owners = Counter(info[m].owner_id for m in members if info[m].owner_id is not None)
+    owner_id = owners.most_common(1)[0][0] if owners else None
+    return CirclePlan(members=sorted(members), name=name, basis=basis, owner_id=owner_id)
+
+
+def _reuse_previous(plans: list[CirclePlan], previous: Mapping[int, set[int]]) -> None:
+    """Keep a circle's identity (and its name, owner, history) when most members stay."""
+    taken: set[int] = set()
+    for plan in sorted(plans, key=lambda p: -len(p.members)):
+        members = set(plan.members)
+        best, best_score = None, 0.0
+        for circle_id, old in previous.items():
+            if circle_id in taken or not old:
+                continue
+            score = len(members & old) / len(members | old)
+            if score > best_score:
+                best, best_score = circle_id, score
+        if best is not None and best_score >= 0.5:
+            plan.reuse_id = best
+            taken.add(best)
