@@ -12,6 +12,7 @@ from flask.cli import with_appcontext
 from rq import SimpleWorker, Worker
 
 from app import jobs, migrate
+from app.errors import DomainError
 from app.extensions import db
 
 
@@ -63,8 +64,11 @@ def demo_command(people: int, seed: int, if_empty: bool) -> None:
     if if_empty and db.session.scalar(select(func.count(Contact.id))):
         click.echo("The database already has contacts; demo data not loaded.")
         return
-    with db.transaction() as session:
-        summary = build_demo(session, people=people, seed=seed)
+    try:
+        with db.transaction() as session:
+            summary = build_demo(session, people=people, seed=seed)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
     for key, value in summary.items():
         click.echo(f"{key}: {value}")
     click.echo(f"Demo users share the password {DEMO_PASSWORD!r} (e.g. manager@demo.cerchia.eu).")
