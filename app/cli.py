@@ -98,9 +98,7 @@ def serve_command(host: str, port: int) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     conn = jobs.redis_conn()
     env = dict(os.environ, REDIS_URL=jobs.redis_url_for(conn))
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"], env=env
-    )
+    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"], env=env)
     click.echo(f"Cerchia is running at http://{host}:{port}/")
     click.echo("Sign in as manager@demo.cerchia.eu with the password 'cerchia-demo'.")
     try:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import format_currency, format_datetime, format_decimal, get_locale
 from flask_login import current_user
 
 
 def select_locale() -> str | None:
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # CLI and jobs
+        return str(current_app.config["BABEL_DEFAULT_LOCALE"])
     chosen = session.get("lang")
     if chosen in languages:
         return str(chosen)
@@ -22,6 +24,8 @@ def select_locale() -> str | None:
 
 
 def select_timezone() -> str:
+    if not has_request_context():
+        return str(current_app.config["DEFAULT_TIMEZONE"])
     if current_user and current_user.is_authenticated and current_user.timezone:
         return str(current_user.timezone)
     return str(current_app.config["DEFAULT_TIMEZONE"])

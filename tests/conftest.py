@@ -170,9 +170,7 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def login(client: FlaskClient) -> Callable[[User], FlaskClient]:
     def _login(user: User) -> FlaskClient:
-        resp = client.post(
-            "/login", data={"email": user.email, "password": TEST_PASSWORD}
-        )
+        resp = client.post("/login", data={"email": user.email, "password": TEST_PASSWORD})
         assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
         return client
 

@@ -1,4 +1,4 @@
-"""The migrations are the schema: one head, upgrade from empty equals the models, downgrade works."""
+"""Migrations are the schema: one head, upgrade from empty equals the models, downgrade works."""
 
 from __future__ import annotations
 

@@ -91,9 +91,7 @@ class InteractionForm(FlaskForm):
     sentiment = FloatField(
         _l("Sentiment (−1 negative … 1 positive)"), validators=[Optional(), NumberRange(-1, 1)]
     )
-    value = DecimalField(
-        _l("Value (€)"), places=2, validators=[Optional(), NumberRange(min=0)]
-    )
+    value = DecimalField(_l("Value (€)"), places=2, validators=[Optional(), NumberRange(min=0)])
     summary = TextAreaField(_l("Summary"), validators=[Optional(), Length(max=5000)])
     needs_answer = BooleanField(_l("Waits for our answer"))
 
@@ -115,7 +113,9 @@ class OrganizationForm(FlaskForm):
     domain = StringField(_l("Web domain"), validators=[Optional(), Length(max=200)])
     industry = StringField(_l("Industry"), validators=[Optional(), Length(max=100)])
     size_band = SelectField(
-        _l("Size"), choices=[SelectChoice("", "—")] + [SelectChoice(s) for s in SIZE_BANDS], default=""
+        _l("Size"),
+        choices=[SelectChoice("", "—")] + [SelectChoice(s) for s in SIZE_BANDS],
+        default="",
     )
     city = StringField(_l("City"), validators=[Optional(), Length(max=100)])
     country = StringField(_l("Country (2 letters)"), validators=[Optional(), Length(min=2, max=2)])

@@ -398,9 +398,7 @@ def organization(org_id: int) -> Any:
     except DomainError:
         can_edit = False
     people = service.organization_people(db.session, current_user, org)
-    return render_template(
-        "contacts/organization.html", org=org, people=people, can_edit=can_edit
-    )
+    return render_template("contacts/organization.html", org=org, people=people, can_edit=can_edit)
 
 
 @bp.route("/accounts/<int:org_id>/edit", methods=["GET", "POST"])

@@ -107,6 +107,8 @@ def explanation_words(expl: dict[str, Any]) -> list[str]:
         words.append(_("No two-way contact with us in the last year."))
     elif change is not None and change <= -0.2:
         words.append(_("Engagement fell %(pct)s%% in the last 90 days.", pct=round(-100 * change)))
+    elif d.get("engagement_new"):
+        words.append(_("New contact with us in the last 90 days."))
     elif change is not None and change >= 0.2:
         words.append(_("Engagement rose %(pct)s%% in the last 90 days.", pct=round(100 * change)))
     if c["account_value"] >= 0.8:

@@ -21,11 +21,13 @@ from scipy.stats import rankdata
 from app.errors import Invalid
 
 COMPONENTS = ("influence", "bridging", "engagement", "account_value", "sentiment")
+# Chosen with the backtest on the demo data (engagement predicts best on its own; the
+# network and account value add to it); a manager can change them in the UI.
 DEFAULT_WEIGHTS: dict[str, float] = {
-    "influence": 0.25,
-    "bridging": 0.15,
-    "engagement": 0.30,
-    "account_value": 0.20,
+    "influence": 0.20,
+    "bridging": 0.10,
+    "engagement": 0.45,
+    "account_value": 0.15,
     "sentiment": 0.10,
 }
 
@@ -221,9 +223,8 @@ def _details(
     change = None
     if f.engagement_before > 0:
         change = round((f.engagement_recent - f.engagement_before) / f.engagement_before, 3)
-    elif f.engagement_recent > 0:
-        change = 1.0
     return {
+        "engagement_new": f.engagement_before == 0 and f.engagement_recent > 0,
         "key_accounts_known": len(key_accounts_known),
         "engagement_change": change,
         "top_contributors": contributors,

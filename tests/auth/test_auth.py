@@ -84,7 +84,9 @@ def test_only_admin_changes_roles_and_it_is_audited(
         service.set_role(session, users["manager"], users["sales"], "manager")
     service.set_role(session, users["admin"], users["sales"], "manager")
     session.commit()
-    event = session.scalar(select(audit.AuditEvent).where(audit.AuditEvent.action == "user.role_change"))
+    event = session.scalar(
+        select(audit.AuditEvent).where(audit.AuditEvent.action == "user.role_change")
+    )
     assert event is not None and event.details == {"old": "sales", "new": "manager"}
 
 
@@ -110,7 +112,9 @@ def test_token_page_shows_secret_once_and_revokes(
     assert "cer_" in html
     token = session.scalar(select(service.ApiToken))
     assert token is not None and token.scopes == ["interactions:write"]
-    assert "cer_" not in client.get("/settings/tokens").get_data(as_text=True).replace(token.prefix, "")
+    assert "cer_" not in client.get("/settings/tokens").get_data(as_text=True).replace(
+        token.prefix, ""
+    )
     client.post(f"/settings/tokens/{token.id}/revoke")
     session.refresh(token)
     assert token.revoked_at is not None

@@ -16,7 +16,9 @@ def test_email_is_unique_case_insensitively(session: Session, users: dict[str, U
     person(session, users["manager"], "Anna", email="Anna.Bianchi@Example.IT")
     assert session.scalar(select(Contact.email)) == "anna.bianchi@example.it"
     with pytest.raises(Conflict) as exc:
-        service.create_contact(session, users["manager"], first_name="A", email="anna.bianchi@example.it")
+        service.create_contact(
+            session, users["manager"], first_name="A", email="anna.bianchi@example.it"
+        )
     assert exc.value.field == "email"
 
 

@@ -38,8 +38,15 @@ def test_create_contact_form_and_duplicate_email(
     client: FlaskClient, login, session: Session, users: dict[str, User]
 ) -> None:
     login(users["sales"])
-    data = {"first_name": "Anna", "last_name": "Bianchi", "email": "anna@example.it",
-            "tags": "vip, Fiera ", "organization_id": "0", "owner_id": "0", "language": "it"}
+    data = {
+        "first_name": "Anna",
+        "last_name": "Bianchi",
+        "email": "anna@example.it",
+        "tags": "vip, Fiera ",
+        "organization_id": "0",
+        "owner_id": "0",
+        "language": "it",
+    }
     resp = client.post("/contacts/new", data=data)
     assert resp.status_code == 302
     contact = session.scalar(select(Contact))
@@ -116,12 +123,17 @@ def test_relationship_and_consent_forms(
     assert client.post(f"/contacts/{a.id}/relationships",
                        data={"other": "bruno@example.it", "kind": "knows", "strength": "0.7"}
                        ).status_code == 302  # fmt: skip
-    resp = client.post(f"/contacts/{a.id}/relationships", follow_redirects=True,
-                       data={"other": "bruno@example.it", "kind": "knows", "strength": "0.7"})
+    resp = client.post(
+        f"/contacts/{a.id}/relationships",
+        follow_redirects=True,
+        data={"other": "bruno@example.it", "kind": "knows", "strength": "0.7"},
+    )
     assert "This relationship already exists" in resp.get_data(as_text=True)
     assert [r.to_contact_id for r in service.relationships_of(session, a)] == [b.id]
-    resp = client.post(f"/contacts/{a.id}/consent",
-                       data={"status": "granted", "basis": "consent", "note": "newsletter form"})
+    resp = client.post(
+        f"/contacts/{a.id}/consent",
+        data={"status": "granted", "basis": "consent", "note": "newsletter form"},
+    )
     assert resp.status_code == 302
     html = client.get(f"/contacts/{a.id}").get_data(as_text=True)
     assert "newsletter form" in html
@@ -148,8 +160,17 @@ def test_export_and_erase_a_person(
                notes="likes wine", linkedin_url="https://www.linkedin.com/in/annab")  # fmt: skip
     b = person(session, m, "Bruno")
     service.add_relationship(session, m, a, b, "knows")
-    service.log_interaction(session, m, [a], channel="shop", direction="inbound", kind="purchase",
-                            occurred_at=a.created_at, value_cents=5000, summary="Ordine 12")
+    service.log_interaction(
+        session,
+        m,
+        [a],
+        channel="shop",
+        direction="inbound",
+        kind="purchase",
+        occurred_at=a.created_at,
+        value_cents=5000,
+        summary="Ordine 12",
+    )
     session.commit()
     login(m)
     data = json.loads(client.get(f"/contacts/{a.id}/export.json").get_data(as_text=True))
@@ -158,7 +179,9 @@ def test_export_and_erase_a_person(
     assert data["relationships"][0]["to"] == "Bruno"
 
     assert client.post(f"/contacts/{a.id}/erase", data={"reason": ""}).status_code == 422
-    assert client.post(f"/contacts/{a.id}/erase", data={"reason": "GDPR request"}).status_code == 302
+    assert (
+        client.post(f"/contacts/{a.id}/erase", data={"reason": "GDPR request"}).status_code == 302
+    )
     session.expire_all()
     erased = session.get(Contact, a.id)
     assert erased is not None and erased.erased_at is not None
@@ -171,7 +194,9 @@ def test_export_and_erase_a_person(
     assert "Bianchi" not in client.get("/contacts").get_data(as_text=True)
 
 
-def test_account_pages(client: FlaskClient, login, session: Session, users: dict[str, User]) -> None:
+def test_account_pages(
+    client: FlaskClient, login, session: Session, users: dict[str, User]
+) -> None:
     login(users["sales"])
     resp = client.post("/accounts/new", data={
         "name": "Cantina Rossi", "domain": "www.cantinarossi.it", "annual_value": "25000",
@@ -181,8 +206,9 @@ def test_account_pages(client: FlaskClient, login, session: Session, users: dict
     org = session.scalar(select(Organization))
     assert org is not None and org.annual_value_cents == 2_500_000
     assert org.domain == "cantinarossi.it" and org.owner_id == users["sales"].id
-    resp = client.post("/accounts/new", data={"name": "Copy", "domain": "cantinarossi.it",
-                                              "owner_id": "0"})
+    resp = client.post(
+        "/accounts/new", data={"name": "Copy", "domain": "cantinarossi.it", "owner_id": "0"}
+    )
     assert resp.status_code == 422
     html = client.get(f"/accounts/{org.id}").get_data(as_text=True)
     assert "Cantina Rossi" in html and "25.000" in html or "25,000" in html

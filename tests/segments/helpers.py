@@ -11,8 +11,14 @@ from app.contacts.models import Contact
 
 def small_network(session: Session, owner: User, n: int = 30) -> list[Contact]:
     """n consenting people in two clusters with a few purchases and conversations."""
-    org_a = service.create_organization(session, owner, name="Alfa Srl", key_account=True,
-                                        annual_value_cents=50_000_00, industry="meccanica")
+    org_a = service.create_organization(
+        session,
+        owner,
+        name="Alfa Srl",
+        key_account=True,
+        annual_value_cents=50_000_00,
+        industry="meccanica",
+    )
     org_b = service.create_organization(session, owner, name="Beta SpA", industry="vino",
                                         annual_value_cents=5_000_00)  # fmt: skip
     people = []

@@ -111,8 +111,11 @@ def test_only_managers_start_runs_and_change_weights(
     with pytest.raises(Invalid):
         runs.update_settings(session, users["manager"], {"influence": -1, "engagement": 1})
     with pytest.raises(Invalid):
-        runs.update_settings(session, users["manager"], dict.fromkeys(
-            ("influence", "bridging", "engagement", "account_value", "sentiment"), 0))
+        runs.update_settings(
+            session,
+            users["manager"],
+            dict.fromkeys(("influence", "bridging", "engagement", "account_value", "sentiment"), 0),
+        )
     runs.update_settings(session, users["manager"], {"influence": 2, "engagement": 1})
     session.commit()
     run = runs.start_run(session, users["manager"])
@@ -124,9 +127,7 @@ def test_run_on_an_empty_database(session: Session, users: dict[str, User], run_
     assert run.status == "done" and run.stats["people"] == 0
 
 
-def test_person_erased_during_a_run_gets_no_tier(
-    session: Session, users: dict[str, User]
-) -> None:
+def test_person_erased_during_a_run_gets_no_tier(session: Session, users: dict[str, User]) -> None:
     m = users["manager"]
     people = small_network(session, m, n=12)
     run = runs.start_run(session, m)
@@ -160,8 +161,11 @@ def test_failed_job_marks_the_run_failed_and_shows_nothing_half_written(
     session.expire_all()
     failed = session.get(ScoreRun, run.id)
     assert failed.status == "failed" and "disk full" in failed.error
-    assert session.scalar(
-        select(func.count()).select_from(ContactScore).where(ContactScore.run_id == run.id)
-    ) == 0
+    assert (
+        session.scalar(
+            select(func.count()).select_from(ContactScore).where(ContactScore.run_id == run.id)
+        )
+        == 0
+    )
     assert runs.latest_run(session).id == good.id
     assert session.scalar(select(func.count()).select_from(Circle)) >= 0

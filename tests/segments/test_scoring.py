@@ -40,8 +40,13 @@ def test_bad_weights_are_refused(weights: dict) -> None:
 
 
 def test_percentile_keeps_zero_at_zero() -> None:
-    assert list(percentile_scores([0, 10, 20, 0, 40])) == [0, pytest.approx(1 / 3),
-                                                           pytest.approx(2 / 3), 0, 1.0]
+    assert list(percentile_scores([0, 10, 20, 0, 40])) == [
+        0,
+        pytest.approx(1 / 3),
+        pytest.approx(2 / 3),
+        0,
+        1.0,
+    ]
 
 
 def test_hub_has_more_influence_and_the_bridge_bridges() -> None:
