@@ -60,10 +60,12 @@ def register_blueprints(app: Flask) -> None:
     from app.contacts.views import bp as contacts_bp
     from app.extensions import csrf
     from app.health_check import bp as health_bp
+    from app.segments.views import bp as segments_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(contacts_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(segments_bp)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
     app.register_blueprint(api_bp)
 

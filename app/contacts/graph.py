@@ -159,3 +159,57 @@ def ego_network(graph: nx.Graph, center: int, *, radius: int = 1, limit: int = 4
         for n, _ in neighbours[: limit // 4]:
             keep.update(list(graph[n])[:3])
     return graph.subgraph(keep).copy()
+
+
+def read_ego_graph(
+    session: Session, contact_id: int, *, as_of: datetime, limit: int = 40
+) -> nx.Graph:
+    """A person's neighbourhood straight from the rows (no full graph needed for one page)."""
+    rel = Relationship
+    rows = session.execute(
+        select(rel.from_contact_id, rel.to_contact_id, rel.kind, rel.strength).where(
+            (rel.from_contact_id == contact_id) | (rel.to_contact_id == contact_id)
+        )
+    ).all()
+    edges = [(a, b, RELATIONSHIP_WEIGHTS.get(k, 0.5) * float(s)) for a, b, k, s in rows]
+    ip_a = aliased(interaction_participants)
+    ip_b = aliased(interaction_participants)
+    shared = session.execute(
+        select(ip_b.c.contact_id, Interaction.occurred_at)
+        .select_from(ip_a)
+        .join(
+            ip_b,
+            and_(ip_a.c.interaction_id == ip_b.c.interaction_id, ip_b.c.contact_id != contact_id),
+        )  # fmt: skip
+        .join(Interaction, Interaction.id == ip_a.c.interaction_id)
+        .where(ip_a.c.contact_id == contact_id, Interaction.occurred_at <= as_of)
+        .limit(2000)
+    ).all()
+    for other, occurred_at in shared:
+        age = (as_of - occurred_at).total_seconds() / 86400
+        edges.append((contact_id, other, SHARED_INTERACTION_WEIGHT * decay(age, 180.0)))
+    people = {contact_id} | {a for a, _, _ in edges} | {b for _, b, _ in edges}
+    alive = set(
+        session.scalars(
+            select(Contact.id).where(
+                Contact.id.in_(people),
+                Contact.erased_at.is_(None),
+                Contact.merged_into_id.is_(None),
+            )
+        )
+    )
+    ego = ego_network(build_graph(alive, edges), contact_id, limit=limit)
+    others = [n for n in ego.nodes if n != contact_id]
+    if others:
+        among = session.execute(
+            select(rel.from_contact_id, rel.to_contact_id, rel.kind, rel.strength).where(
+                rel.from_contact_id.in_(others), rel.to_contact_id.in_(others)
+            )
+        ).all()
+        for a, b, k, s in among:
+            w = RELATIONSHIP_WEIGHTS.get(k, 0.5) * float(s)
+            if ego.has_edge(a, b):
+                ego[a][b]["weight"] += w
+            else:
+                ego.add_edge(a, b, weight=w)
+    return ego

@@ -163,10 +163,15 @@ def _contact_values(form: ContactForm) -> dict[str, Any]:
 
 @bp.get("/contacts/<int:contact_id>")
 def show(contact_id: int) -> Any:
+    from app.segments.forms import PinForm
+    from app.segments.score_panel import score_panel
+
     contact = service.get_contact(db.session, current_user, contact_id)
     return render_template(
         "contacts/show.html",
         contact=contact,
+        score=score_panel(db.session, current_user, contact),
+        pin_form=PinForm(),
         can_edit=_can_edit(contact),
         notes=service.private_notes_for(current_user, contact),
         timeline=service.timeline(db.session, contact, limit=100),
