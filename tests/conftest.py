@@ -7,6 +7,7 @@ worker and browser tests in another thread, and both need to see committed rows.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import os
 import uuid
@@ -17,7 +18,7 @@ from typing import Any
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 
 import pytest  # noqa: E402
-from flask import Flask  # noqa: E402
+from flask import Flask, has_app_context  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
 from redis import Redis  # noqa: E402
 from rq import SimpleWorker  # noqa: E402
@@ -162,8 +163,28 @@ def users(session: Session) -> dict[str, User]:
     }
 
 
+class IsolatedClient(FlaskClient):
+    """Each request runs in its own application context, as in production: its own
+    database session (closed at teardown) and its own Flask-Login user, instead of
+    sharing the test's context, session and cached user."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        # What the test wrote is committed, as it would be before a real request; the
+        # response is read inside the request's own context (streamed bodies included).
+        in_test_context = has_app_context()  # False when following a redirect
+        if in_test_context:
+            db.session.commit()
+        kwargs.setdefault("buffered", True)
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        if in_test_context:
+            # End the test's transaction so its next read sees what the request committed.
+            db.session.rollback()
+        return response
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
+    app.test_client_class = IsolatedClient
     return app.test_client()
 
 
