@@ -70,6 +70,17 @@ class Config:
         self.SQL_ECHO = _env_bool("SQL_ECHO", False)
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
         self.IMPORT_JOB_TIMEOUT = _env_int("IMPORT_JOB_TIMEOUT", 3600)
+        # Outgoing mail. With no SMTP_HOST, messages are written to instance/outbox/ as
+        # .eml files (the demo's outbox page) instead of being sent.
+        self.SMTP_HOST = os.environ.get("SMTP_HOST", "")
+        self.SMTP_PORT = _env_int("SMTP_PORT", 587)
+        self.SMTP_TLS = os.environ.get("SMTP_TLS", "starttls")  # starttls, ssl or none
+        self.SMTP_USER = os.environ.get("SMTP_USER", "")
+        self.SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
+        self.SMTP_TIMEOUT = _env_int("SMTP_TIMEOUT", 30)
+        self.MAIL_FROM = os.environ.get("MAIL_FROM", "Cerchia <cerchia@localhost>")
+        # Absolute address of this installation, for links in emails (tracking, drops).
+        self.BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
 
     def as_dict(self) -> dict[str, object]:
         return {k: v for k, v in vars(self).items() if k.isupper()}

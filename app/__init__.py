@@ -57,15 +57,21 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.auth.views import bp as auth_bp
+    from app.campaigns.views import bp as campaigns_bp
     from app.contacts.views import bp as contacts_bp
     from app.extensions import csrf
+    from app.health.views import bp as health_domain_bp
     from app.health_check import bp as health_bp
+    from app.loyalty.views import bp as loyalty_bp
     from app.segments.views import bp as segments_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(contacts_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(segments_bp)
+    app.register_blueprint(campaigns_bp)
+    app.register_blueprint(loyalty_bp)
+    app.register_blueprint(health_domain_bp)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
     app.register_blueprint(api_bp)
 

@@ -22,7 +22,7 @@ def db_cli() -> None:
 
 
 @db_cli.command("upgrade")
-@click.argument("revision", default="head")
+@click.argument("revision", default="heads")
 @with_appcontext
 def db_upgrade(revision: str) -> None:
     """Bring the database to REVISION (default: the latest)."""

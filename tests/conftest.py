@@ -212,3 +212,18 @@ def run_worker(app: Flask) -> Callable[[], int]:
         return sum(len(FailedJobRegistry(queue=q)) for q in queues)
 
     return _run
+
+
+@pytest.fixture
+def smtp_sink(app: Flask) -> Iterator[Any]:
+    """A real SMTP server on loopback; the app is pointed at it for the test."""
+    from tests.smtp_sink import SmtpSink
+
+    sink = SmtpSink().start()
+    saved = {k: app.config[k] for k in ("SMTP_HOST", "SMTP_PORT", "SMTP_TLS", "SMTP_USER")}
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=sink.port, SMTP_TLS="none", SMTP_USER="")
+    try:
+        yield sink
+    finally:
+        app.config.update(saved)
+        sink.stop()

@@ -46,9 +46,12 @@ def test_run_button_enqueues_a_job_the_worker_finishes(
     resp = client.post("/tiers/runs")
     assert resp.status_code == 302 and "/tiers/runs/" in resp.headers["Location"]
     assert "refresh" in client.get(resp.headers["Location"]).get_data(as_text=True)
-    assert client.post("/tiers/runs", follow_redirects=True).get_data(as_text=True).count(
-        "already in progress"
-    ) == 1
+    assert (
+        client.post("/tiers/runs", follow_redirects=True)
+        .get_data(as_text=True)
+        .count("already in progress")
+        == 1
+    )
     assert run_worker() == 0
     session.rollback()  # end the read transaction begun before the worker committed
     assert session.scalar(select(ScoreRun.status)) == "done"
@@ -94,7 +97,9 @@ def test_pin_from_the_contact_page(
     assert row.pinned_by_id is None
 
 
-def test_backtest_page(client: FlaskClient, login, session: Session, users: dict[str, User]) -> None:
+def test_backtest_page(
+    client: FlaskClient, login, session: Session, users: dict[str, User]
+) -> None:
     _scored(session, users["manager"], n=20)
     login(users["manager"])
     assert "Run backtest" in client.get("/tiers/backtest").get_data(as_text=True)

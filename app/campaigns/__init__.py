@@ -1,0 +1,1 @@
+"""Campaigns: tailored messages, circle messages, promotions, reserved drops, publications."""

@@ -1,0 +1,1 @@
+"""Relationship health for managers, and the attention inbox."""

@@ -1,0 +1,1 @@
+"""Loyalty programmes: points on an append-only ledger, tiers, rewards, expiry."""
