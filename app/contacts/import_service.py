@@ -58,7 +58,7 @@ from app.contacts.normalize import (
     search_text,
     sort_name,
 )
-from app.contacts.service import parse_tags, touch_last_interaction
+from app.contacts.service import FUTURE_TOLERANCE, parse_tags, touch_last_interaction
 from app.db import utcnow
 from app.errors import DomainError, Forbidden, Invalid
 
@@ -958,6 +958,8 @@ def import_interactions(
             occurred_at = parse_when(row.get("occurred_at"), "Occurred at")
             if occurred_at is None:
                 raise Invalid("Missing occurred_at (when it happened).")
+            if occurred_at > utcnow() + FUTURE_TOLERANCE:
+                raise Invalid("The interaction is dated in the future.")
             sentiment = None
             if (row.get("sentiment") or "").strip():
                 sentiment = float(parse_decimal(row["sentiment"], "Sentiment"))

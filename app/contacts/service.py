@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, func, or_, select, true, update
@@ -615,6 +615,10 @@ def relationships_of(session: Session, contact: Contact) -> list[Relationship]:
 # ---------------------------------------------------------------- interactions
 
 
+# Clocks of other systems drift; anything later than this is a mistake, not a skew.
+FUTURE_TOLERANCE = timedelta(minutes=10)
+
+
 def log_interaction(
     session: Session,
     actor: User | None,
@@ -647,6 +651,8 @@ def log_interaction(
             raise Invalid(f"Unknown {name} {value!r}.", field=name)
     if occurred_at.tzinfo is None:
         raise Invalid("The date needs a time zone.", field="occurred_at")
+    if occurred_at > utcnow() + FUTURE_TOLERANCE:
+        raise Invalid("The interaction is dated in the future.", field="occurred_at")
     if sentiment is not None and not -1 <= sentiment <= 1:
         raise Invalid("Sentiment must be between -1 and 1.", field="sentiment")
     if value_cents < 0:

@@ -247,3 +247,16 @@ def test_consent_event_count(session: Session, users: dict[str, User]) -> None:
     person(session, users["manager"], "Anna", consent_status="granted", consent_basis="contract")
     ev = session.scalar(select(ConsentEvent))
     assert ev is not None and ev.basis == "contract" and ev.new_status == "granted"
+
+
+def test_interaction_in_the_future_is_refused(session: Session, users: dict[str, User]) -> None:
+    from datetime import timedelta
+
+    from app.db import utcnow
+
+    a = person(session, users["manager"], "Anna")
+    with pytest.raises(Invalid, match="future"):
+        service.log_interaction(
+            session, users["manager"], [a], channel="email", direction="inbound",
+            kind="message", occurred_at=utcnow() + timedelta(days=2),
+        )  # fmt: skip
