@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 QUEUE_DEFAULT = "default"
 QUEUE_IMPORTS = "imports"
 QUEUE_GRAPH = "graph"
-ALL_QUEUES = (QUEUE_IMPORTS, QUEUE_GRAPH, QUEUE_DEFAULT)
+QUEUE_CAMPAIGNS = "campaigns"
+ALL_QUEUES = (QUEUE_CAMPAIGNS, QUEUE_IMPORTS, QUEUE_GRAPH, QUEUE_DEFAULT)
 
 
 def connect_redis(url: str, instance_dir: Path) -> Redis:
