@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test install install-test lint clean
+.PHONY: run test install install-test lint clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +17,11 @@ $(BIN)/python:
 
 install: $(BIN)/python
 	$(BIN)/pip install -q -e .
+	$(BIN)/pybabel -q compile -d app/translations
 
 install-test: $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pybabel -q compile -d app/translations
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "Installing Debian's chromium for the browser tests"; \
@@ -42,6 +44,12 @@ test: install-test
 lint: install-test
 	$(BIN)/ruff check app tests benchmarks config.py wsgi.py
 	$(BIN)/ruff format --check app tests benchmarks config.py wsgi.py
+
+# Re-extract the interface strings and merge them into each language's catalog;
+# then translate the new entries in app/translations/<lang>/LC_MESSAGES/messages.po.
+translations: $(BIN)/python
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -o app/translations/messages.pot . && \
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations
 
 clean:
 	rm -rf $(VENV) instance/cerchia.sqlite3* instance/redis.rdb*

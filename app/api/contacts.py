@@ -151,6 +151,7 @@ def list_contacts(query: ContactQuery) -> ContactPage:
             page=query.page,
             per_page=query.per_page,
         ),
+        count_cap=None,  # machines want the exact total
     )
     return ContactPage(
         items=[contact_out(user, c) for c in page.items],

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -122,7 +123,22 @@ class Contact(Base):
         CheckConstraint(_in("consent_status", CONSENT_STATUSES), name="consent_status"),
         CheckConstraint(_in("consent_basis", CONSENT_BASES), name="consent_basis"),
         CheckConstraint(_in("tier", TIERS), name="tier"),
-        Index("ix_contacts_sort_name_id", "sort_name", "id"),
+        # The list pages' sorts, over the people still "live" (not erased, not merged):
+        # a page is an index range scan, even deep down the list.
+        Index(
+            "ix_contacts_live_sort_name",
+            "sort_name",
+            "id",
+            postgresql_where=text("merged_into_id IS NULL AND erased_at IS NULL"),
+            sqlite_where=text("merged_into_id IS NULL AND erased_at IS NULL"),
+        ),
+        # SQLite cannot put NULLS LAST in an index; there the sort reads the plain index.
+        Index(
+            "ix_contacts_live_last_interaction",
+            text("last_interaction_at DESC NULLS LAST"),
+            text("id DESC"),
+            postgresql_where=text("merged_into_id IS NULL AND erased_at IS NULL"),
+        ).ddl_if(dialect="postgresql"),
         Index("ix_contacts_owner_sort_name", "owner_id", "sort_name"),
         Index(
             "ix_contacts_search_text_trgm",

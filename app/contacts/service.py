@@ -389,23 +389,49 @@ def filtered_contacts_query(user: User, f: ContactFilter) -> Select[tuple[Contac
     return stmt
 
 
-def search_contacts(session: Session, user: User, f: ContactFilter) -> Page[Contact]:
+COUNT_CAP = 1000
+
+
+def search_contacts(
+    session: Session, user: User, f: ContactFilter, *, count_cap: int | None = COUNT_CAP
+) -> Page[Contact]:
+    """A page of contacts. Counting stops at `count_cap` (None: exact count)."""
     if f.sort not in SORTS:
         raise Invalid(f"Unknown sort {f.sort!r}.", field="sort")
     per_page = max(1, min(f.per_page, 200))
     page = max(1, f.page)
     stmt = filtered_contacts_query(user, f)
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    items = list(
+    counted = stmt.order_by(None).with_only_columns(Contact.id)
+    if count_cap is not None:
+        counted = counted.limit(count_cap + 1)
+    total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+    exact = count_cap is None or total <= count_cap
+    # Find the page's ids first (an index scan), then load just those rows: deep pages
+    # do not drag every skipped row through the heap.
+    ids = list(
         session.scalars(
-            stmt.options(selectinload(Contact.organization), selectinload(Contact.tags),
-                         selectinload(Contact.owner))
+            stmt.with_only_columns(Contact.id)
             .order_by(*SORTS[f.sort])
-            .limit(per_page)
+            .limit(per_page + 1)
             .offset((page - 1) * per_page)
         )
+    )
+    more = len(ids) > per_page
+    ids = ids[:per_page]
+    by_id = {
+        c.id: c
+        for c in session.scalars(
+            select(Contact)
+            .where(Contact.id.in_(ids))
+            .options(selectinload(Contact.organization), selectinload(Contact.tags),
+                     selectinload(Contact.owner))
+        )
+    }  # fmt: skip
+    items = [by_id[i] for i in ids if i in by_id]
+    return Page(
+        items=items, total=min(total, count_cap or total), page=page, per_page=per_page,
+        total_exact=exact, more=more,
     )  # fmt: skip
-    return Page(items=items, total=total, page=page, per_page=per_page)
 
 
 def iter_filtered_contacts(
