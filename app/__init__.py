@@ -55,6 +55,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.admin.views import bp as admin_bp
     from app.api import bp as api_bp
     from app.auth.views import bp as auth_bp
     from app.campaigns.views import bp as campaigns_bp
@@ -66,6 +67,7 @@ def register_blueprints(app: Flask) -> None:
     from app.segments.views import bp as segments_bp
 
     app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp)
     app.register_blueprint(contacts_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(segments_bp)

@@ -1,7 +1,9 @@
 """RQ jobs for contacts: running an import in the background.
 
-Safe to run twice: a run is executed only by the job that moves it from 'pending' to
-'running' (a conditional UPDATE), and a run that has gone is skipped.
+Safe to run twice: a run is executed only by the job that moves it from 'pending' (or
+'failed', when the job is retried from RQ's failed-job registry: a failed import was rolled
+back whole) to 'running' with a conditional UPDATE; a run that is done, running or gone
+is skipped.
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ def run_import(import_run_id: int) -> dict[str, Any]:
     with jobs.job_context() as session:
         claimed = session.execute(
             update(ImportRun)
-            .where(ImportRun.id == import_run_id, ImportRun.status == "pending")
-            .values(status="running")
+            .where(ImportRun.id == import_run_id, ImportRun.status.in_(("pending", "failed")))
+            .values(status="running", error=None)
             .execution_options(synchronize_session=False)
         ).rowcount  # type: ignore[attr-defined]
         if not claimed:

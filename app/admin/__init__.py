@@ -1,0 +1,1 @@
+"""Operations pages for admins: queues, failed jobs and their retry."""
