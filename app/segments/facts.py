@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from datetime import datetime, timedelta
+from itertools import chain
 
-from sqlalchemy import select
+import numpy as np
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from app.contacts.graph import ages_in_days, epoch_column, fetch_all
 from app.contacts.models import Contact, Interaction, Organization, interaction_participants
 from app.segments.scoring import PersonFacts
 
@@ -46,56 +48,80 @@ def read_person_facts(
             key_account=bool(org and org.key_account),
         )
 
-    inbound: dict[int, float] = defaultdict(float)
-    outbound: dict[int, float] = defaultdict(float)
-    last_seen: dict[int, float] = {}
-    sentiment_sum: dict[int, float] = defaultdict(float)
-    sentiment_weight: dict[int, float] = defaultdict(float)
     ln2 = math.log(2)
-    rows = session.execute(
+    moment, in_db = epoch_column(session, Interaction.occurred_at)
+    rows = fetch_all(
+        session,
         select(
             interaction_participants.c.contact_id,
-            Interaction.direction,
-            Interaction.kind,
-            Interaction.occurred_at,
-            Interaction.sentiment,
+            case((Interaction.direction == "inbound", 1), else_=0),
+            case(KIND_WEIGHTS, value=Interaction.kind, else_=1.0),
+            moment,
+            case((Interaction.sentiment.is_(None), 0), else_=1),
+            func.coalesce(Interaction.sentiment, 0.0),
         )
         .join(Interaction, Interaction.id == interaction_participants.c.interaction_id)
         .where(
             Interaction.occurred_at <= as_of,
             Interaction.occurred_at > as_of - timedelta(days=WINDOW_DAYS),
-        )
+        ),
     )
-    for contact_id, direction, kind, occurred_at, sentiment in rows:
-        f = facts.get(contact_id)
-        if f is None:
-            continue
-        age = max((as_of - occurred_at).total_seconds() / 86400, 0.0)
-        weight = KIND_WEIGHTS.get(kind, 1.0) * math.exp(-ln2 * age / half_life_days)
-        if direction == "inbound":
-            inbound[contact_id] += weight
-        else:
-            outbound[contact_id] += weight
-        if age <= TREND_DAYS:
-            f.engagement_recent += KIND_WEIGHTS.get(kind, 1.0)
-        elif age <= 2 * TREND_DAYS:
-            f.engagement_before += KIND_WEIGHTS.get(kind, 1.0)
-        if age < last_seen.get(contact_id, math.inf):
-            last_seen[contact_id] = age
-        if sentiment is not None:
-            sentiment_sum[contact_id] += sentiment * weight
-            sentiment_weight[contact_id] += weight
+    if not rows:
+        return facts, key_accounts
+    # Whole columns at once; each number is computed with the same operations, in the same
+    # order, as a loop over the rows would (math.exp per row, sums in row order).
+    if in_db:  # all numbers (exact in a double): one pass, no tuple per column
+        table = np.fromiter(chain.from_iterable(rows), dtype=float, count=6 * len(rows))
+        columns = table.reshape(-1, 6).T
+        cid, moments = columns[0].astype(np.int64), columns[3]
+        inbound_flags, kind_weights, has_flags, sentiments = columns[[1, 2, 4, 5]]
+    else:
+        cid_t, inbound_flags, kind_weights, moments, has_flags, sentiments = zip(*rows, strict=True)
+        cid = np.array(cid_t, dtype=np.int64)
+    active = np.fromiter(facts, dtype=np.int64, count=len(facts))
+    keep = np.isin(cid, active)
+    people, person_of = np.unique(cid[keep], return_inverse=True)
+    person_of = person_of.ravel()
+    n = len(people)
+    inbound = np.asarray(inbound_flags, dtype=float)[keep] != 0
+    kind_w = np.asarray(kind_weights, dtype=float)[keep]
+    age = np.maximum(ages_in_days(as_of, moments, in_db)[keep], 0.0)
+    decayed = np.array(list(map(math.exp, (-ln2 * age / half_life_days).tolist())))
+    weight = kind_w * decayed
+    received = np.bincount(person_of[inbound], weights=weight[inbound], minlength=n)
+    sent = np.bincount(person_of[~inbound], weights=weight[~inbound], minlength=n)
+    recent = age <= TREND_DAYS
+    before = ~recent & (age <= 2 * TREND_DAYS)
+    engagement_recent = np.bincount(person_of[recent], weights=kind_w[recent], minlength=n)
+    engagement_before = np.bincount(person_of[before], weights=kind_w[before], minlength=n)
+    last_seen = np.full(n, np.inf)
+    np.minimum.at(last_seen, person_of, age)
+    sentiment = np.asarray(sentiments, dtype=float)[keep]
+    has_sentiment = np.asarray(has_flags, dtype=float)[keep] != 0
+    sentiment_sum = np.bincount(
+        person_of[has_sentiment], weights=sentiment[has_sentiment] * weight[has_sentiment],
+        minlength=n,
+    )  # fmt: skip
+    sentiment_weight = np.bincount(
+        person_of[has_sentiment], weights=weight[has_sentiment], minlength=n
+    )
 
-    for contact_id, f in facts.items():
-        received, sent = inbound.get(contact_id, 0.0), outbound.get(contact_id, 0.0)
-        if received + sent <= 0:
+    for contact_id, got, gave, recent_sum, before_sum, seen, s_sum, s_weight in zip(
+        people.tolist(), received.tolist(), sent.tolist(), engagement_recent.tolist(),
+        engagement_before.tolist(), last_seen.tolist(), sentiment_sum.tolist(),
+        sentiment_weight.tolist(), strict=True,
+    ):  # fmt: skip
+        f = facts[contact_id]
+        f.engagement_recent = recent_sum
+        f.engagement_before = before_sum
+        if got + gave <= 0:
             continue
-        reciprocity = min(received, sent) / max(received, sent)
-        recency = math.exp(-ln2 * last_seen[contact_id] / half_life_days)
+        reciprocity = min(got, gave) / max(got, gave)
+        recency = math.exp(-ln2 * seen / half_life_days)
         # two-way conversations weigh more than one-way traffic; recent more than old
         f.engagement_raw = (
-            math.log1p(received + sent) * (0.5 + 0.5 * reciprocity) * (0.5 + 0.5 * recency)
+            math.log1p(got + gave) * (0.5 + 0.5 * reciprocity) * (0.5 + 0.5 * recency)
         )
-        if sentiment_weight.get(contact_id):
-            f.sentiment_mean = sentiment_sum[contact_id] / sentiment_weight[contact_id]
+        if s_weight:
+            f.sentiment_mean = s_sum / s_weight
     return facts, key_accounts

@@ -9,13 +9,14 @@ sentiment keeps its own scale (0 = all negative, 0.5 = neutral or unknown, 1 = a
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import networkx as nx
 import numpy as np
+import scipy.sparse as sp
 from scipy.stats import rankdata
 
 from app.errors import Invalid
@@ -86,17 +87,84 @@ def percentile_scores(values: Sequence[float]) -> np.ndarray:
     return out
 
 
-def influence(graph: nx.Graph) -> dict[int, float]:
+@dataclass
+class Adjacency:
+    """The graph as arrays (CSR), in the graph's node and neighbour order.
+
+    Read once from the graph's adjacency and shared by PageRank, bridging and the
+    per-person details, so the graph is walked in Python once, not once per measure.
+    """
+
+    nodes: list[int]
+    indptr: np.ndarray
+    indices: np.ndarray
+    weights: np.ndarray
+
+    @classmethod
+    def of(cls, graph: nx.Graph) -> Adjacency:
+        nodes = list(graph)
+        index = {node: i for i, node in enumerate(nodes)}
+        counts = np.fromiter(
+            (len(nbrs) for _, nbrs in graph.adjacency()), dtype=np.int64, count=len(nodes)
+        )
+        indptr = np.zeros(len(nodes) + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        nnz = int(indptr[-1])
+        indices = np.fromiter(
+            chain.from_iterable(map(index.__getitem__, nbrs) for _, nbrs in graph.adjacency()),
+            dtype=np.int64, count=nnz,
+        )  # fmt: skip
+        weights = np.fromiter(
+            (d.get("weight", 1) for _, nbrs in graph.adjacency() for d in nbrs.values()),
+            dtype=float, count=nnz,
+        )  # fmt: skip
+        return cls(nodes, indptr, indices, weights)
+
+    @property
+    def rows(self) -> np.ndarray:
+        """The row (person index) of each stored tie."""
+        return np.repeat(np.arange(len(self.nodes)), np.diff(self.indptr))
+
+    def matrix(self) -> sp.csr_array:
+        n = len(self.nodes)
+        return sp.csr_array(
+            (self.weights.copy(), self.indices.copy(), self.indptr.copy()), shape=(n, n)
+        )
+
+
+def _pagerank(adj: Adjacency, alpha: float, max_iter: int, tol: float) -> np.ndarray:
+    """networkx's `pagerank` (its scipy power iteration, step for step) on the CSR arrays,
+    without converting the graph again."""
+    n = len(adj.nodes)
+    A = adj.matrix()
+    A.sort_indices()  # as networkx's conversion leaves it, so the sums run in its order
+    S = A.sum(axis=1)
+    S[S != 0] = 1.0 / S[S != 0]
+    Q = sp.dia_array((S.T, 0), shape=A.shape).tocsr()
+    A = Q @ A
+    x = np.repeat(1.0 / n, n)
+    p = np.repeat(1.0 / n, n)
+    dangling_weights = p
+    is_dangling = np.where(S == 0)[0]
+    for _ in range(max_iter):
+        xlast = x
+        x = alpha * (x @ A + sum(x[is_dangling]) * dangling_weights) + (1 - alpha) * p
+        err = np.absolute(x - xlast).sum()
+        if err < n * tol:
+            return x
+    raise nx.PowerIterationFailedConvergence(max_iter)
+
+
+def influence(graph: nx.Graph, adjacency: Adjacency | None = None) -> dict[int, float]:
     """Weighted PageRank; isolated people get the teleport share only."""
     if graph.number_of_nodes() == 0:
         return {}
     if graph.number_of_edges() == 0:
         return dict.fromkeys(graph.nodes, 0.0)
-    ranks = nx.pagerank(graph, alpha=0.85, weight="weight", tol=1e-06, max_iter=200)
-    for node, degree in graph.degree():
-        if degree == 0:
-            ranks[node] = 0.0  # only the random-jump share: no influence through anyone
-    return ranks
+    adj = adjacency or Adjacency.of(graph)
+    x = _pagerank(adj, alpha=0.85, max_iter=200, tol=1e-06)
+    x[np.diff(adj.indptr) == 0] = 0.0  # only the random-jump share: no influence through anyone
+    return dict(zip(adj.nodes, x.tolist(), strict=True))
 
 
 def bridging(
@@ -107,6 +175,7 @@ def bridging(
     exact_below: int = 400,
     sample_below: int = 20_000,
     seed: int = 42,
+    adjacency: Adjacency | None = None,
 ) -> tuple[dict[int, float], str]:
     """Who connects otherwise separate groups.
 
@@ -127,18 +196,43 @@ def bridging(
             nx.betweenness_centrality(graph, k=k, normalized=True, seed=seed),
             f"betweenness (sampled, {k} sources)",
         )
-    scores: dict[int, float] = {}
-    for node in graph.nodes:
-        totals: Counter[int | None] = Counter()
-        for neighbour, attrs in graph[node].items():
-            totals[organization_of.get(neighbour) or -neighbour] += attrs.get("weight", 1.0)
-        total = sum(totals.values())
-        if total <= 0:
-            scores[node] = 0.0
-            continue
-        diversity = 1.0 - sum((w / total) ** 2 for w in totals.values())
-        scores[node] = diversity * math.log1p(len(totals))
-    return scores, "organisation diversity of ties"
+    adj = adjacency or Adjacency.of(graph)
+    return _org_diversity(adj, organization_of), "organisation diversity of ties"
+
+
+def _org_diversity(adj: Adjacency, organization_of: Mapping[int, int | None]) -> dict[int, float]:
+    """Per person: Gini-Simpson index of tie weight over the organisations their ties reach
+    (a tie to someone without an organisation is its own group), times log(1 + groups).
+
+    Vectorised, but every sum runs in the same order as a loop over the neighbours would
+    (np.bincount adds sequentially), so the scores are the same to the last bit."""
+    n = len(adj.nodes)
+    org = np.fromiter(
+        (organization_of.get(node) or -node for node in adj.nodes), dtype=np.int64, count=n
+    )
+    rows = adj.rows
+    if not len(rows):
+        return dict.fromkeys(adj.nodes, 0.0)
+    groups = org[adj.indices]
+    # number the (person, organisation) pairs in order of first appearance
+    codes, group_code = np.unique(groups, return_inverse=True)
+    _, first, inverse = np.unique(
+        rows * len(codes) + group_code.ravel(), return_index=True, return_inverse=True
+    )
+    inverse = inverse.ravel()
+    by_first = np.argsort(first, kind="stable")
+    pair_id = np.empty_like(by_first)
+    pair_id[by_first] = np.arange(len(by_first))
+    per_pair = np.bincount(pair_id[inverse], weights=adj.weights, minlength=len(first))
+    pair_row = rows[np.sort(first)]
+    total = np.bincount(pair_row, weights=per_pair, minlength=n)
+    count = np.bincount(pair_row, minlength=n)
+    safe = np.where(total > 0, total, 1.0)
+    share = per_pair / safe[pair_row]
+    share_sq = np.bincount(pair_row, weights=share * share, minlength=n)
+    log_count = np.array([math.log1p(k) for k in range(int(count.max()) + 1)])[count]
+    scores = np.where(total > 0, (1.0 - share_sq) * log_count, 0.0)
+    return dict(zip(adj.nodes, scores.tolist(), strict=True))
 
 
 def score_people(
@@ -159,8 +253,11 @@ def score_people(
     if not nodes:
         return [], {"people": 0, "ties": 0, "bridging_method": "none"}
 
-    pagerank = influence(graph)
-    bridge, bridge_method = bridging(graph, organization_of, samples=bridging_samples, seed=seed)
+    adj = Adjacency.of(graph)
+    pagerank = influence(graph, adj)
+    bridge, bridge_method = bridging(
+        graph, organization_of, samples=bridging_samples, seed=seed, adjacency=adj
+    )
     empty = PersonFacts()
     person_facts = [facts.get(n, empty) for n in nodes]
     comp = {
@@ -176,56 +273,86 @@ def score_people(
     potential = sum(comp[name] * weights[name] for name in COMPONENTS) * (100 / total_weight)
 
     order = np.lexsort((np.asarray(nodes), -potential))  # best first, ties by id
+    known, contributors = _network_details(
+        adj, person_facts, pagerank, organization_of, key_account_orgs
+    )
+    degrees = dict(graph.degree())
+    # Python's round (correctly rounded), not np.round (scaled, may differ in the last digit)
+    rounded = {name: [round(v, 4) for v in comp[name].tolist()] for name in COMPONENTS}
+    potentials = [round(v, 3) for v in potential.tolist()]
     people: list[ScoredPerson] = []
-    for rank, idx in enumerate(order, start=1):
+    for rank, idx in enumerate(order.tolist(), start=1):
         node = nodes[idx]
-        f = person_facts[idx]
         people.append(
             ScoredPerson(
                 contact_id=node,
-                potential=round(float(potential[idx]), 3),
-                components={name: round(float(comp[name][idx]), 4) for name in COMPONENTS},
+                potential=potentials[idx],
+                components={name: rounded[name][idx] for name in COMPONENTS},
                 rank=rank,
-                degree=graph.degree(node),
-                details=_details(graph, node, f, pagerank, organization_of, key_account_orgs),
+                degree=degrees[node],
+                details=_facts_details(person_facts[idx], known[idx], contributors[idx]),
             )
         )
     stats = {
         "people": len(nodes),
         "ties": graph.number_of_edges(),
         "bridging_method": bridge_method,
-        "isolated": sum(1 for n in nodes if graph.degree(n) == 0),
+        "isolated": sum(1 for d in degrees.values() if d == 0),
     }
     return people, stats
 
 
-def _details(
-    graph: nx.Graph,
-    node: int,
-    f: PersonFacts,
+def _network_details(
+    adj: Adjacency,
+    person_facts: Sequence[PersonFacts],
     pagerank: Mapping[int, float],
     organization_of: Mapping[int, int | None],
     key_account_orgs: set[int],
-) -> dict[str, Any]:
+) -> tuple[list[int], list[list[int]]]:
+    """Per person (in node order): how many key accounts other than their own their ties
+    reach, and the up to 5 people who contribute most (tie weight x their PageRank; ties
+    keep the neighbour order, as a stable sort would)."""
+    n = len(adj.nodes)
+    rows = adj.rows
+    position = np.arange(len(rows))
+    # key accounts known: distinct key-account organisations of the neighbours, not their own
+    org = np.fromiter(
+        (organization_of.get(node) or 0 for node in adj.nodes), dtype=np.int64, count=n
+    )
+    own_org = np.fromiter((f.organization_id or 0 for f in person_facts), dtype=np.int64, count=n)
+    is_key = np.zeros(n, dtype=bool)
+    if key_account_orgs:
+        is_key = np.isin(org, np.fromiter(key_account_orgs, dtype=np.int64))
+    nbr_org = org[adj.indices]
+    hit = is_key[adj.indices] & (nbr_org != own_org[rows])
+    pairs = np.unique(rows[hit] * (int(org.max(initial=0)) + 1) + nbr_org[hit])
+    known = np.bincount(pairs // (int(org.max(initial=0)) + 1), minlength=n).tolist()
+    # top contributors
+    pr = np.fromiter((pagerank.get(node, 0.0) for node in adj.nodes), dtype=float, count=n)
+    strength = adj.weights * pr[adj.indices]
+    # within each row: strongest first, ties in neighbour order (lexsort is stable)
+    order = np.lexsort((-strength, rows))
+    rank_in_row = position - adj.indptr[rows]  # after sorting, rows stay grouped in place
+    top = order[rank_in_row < 5]
+    node_ids = np.asarray(adj.nodes, dtype=object) if n else np.zeros(0, dtype=object)
+    top_nodes = node_ids[adj.indices[top]].tolist()
+    cut = np.minimum(np.diff(adj.indptr), 5)
+    contributors: list[list[int]] = []
+    start = 0
+    for size in cut.tolist():
+        contributors.append(top_nodes[start : start + size])
+        start += size
+    return known, contributors
+
+
+def _facts_details(f: PersonFacts, known: int, contributors: list[int]) -> dict[str, Any]:
     """The facts behind the words on the contact page."""
-    neighbours = graph[node]
-    key_accounts_known = {
-        organization_of.get(n)
-        for n in neighbours
-        if organization_of.get(n) in key_account_orgs
-        and organization_of.get(n) != f.organization_id
-    }
-    contributors = sorted(
-        neighbours,
-        key=lambda n: neighbours[n].get("weight", 1.0) * pagerank.get(n, 0.0),
-        reverse=True,
-    )[:5]
     change = None
     if f.engagement_before > 0:
         change = round((f.engagement_recent - f.engagement_before) / f.engagement_before, 3)
     return {
         "engagement_new": f.engagement_before == 0 and f.engagement_recent > 0,
-        "key_accounts_known": len(key_accounts_known),
+        "key_accounts_known": known,
         "engagement_change": change,
         "top_contributors": contributors,
         "sentiment_mean": None if f.sentiment_mean is None else round(f.sentiment_mean, 3),

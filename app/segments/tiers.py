@@ -235,15 +235,28 @@ def _plan_circle(members: list[int], info: Mapping[int, Candidate]) -> CirclePla
 
 
 def _reuse_previous(plans: list[CirclePlan], previous: Mapping[int, set[int]]) -> None:
-    """Keep a circle's identity (and its name, owner, history) when most members stay."""
+    """Keep a circle's identity (and its name, owner, history) when most members stay.
+
+    Only previous circles sharing a member can score above zero, so they are found through
+    a member -> circle index (not by comparing every pair); ties still go to the circle
+    that comes first in `previous`."""
+    position = {circle_id: i for i, circle_id in enumerate(previous)}
+    circles_of: dict[int, list[int]] = defaultdict(list)
+    for circle_id, old in previous.items():
+        for member in old:
+            circles_of[member].append(circle_id)
     taken: set[int] = set()
     for plan in sorted(plans, key=lambda p: -len(p.members)):
         members = set(plan.members)
+        shared: Counter[int] = Counter()
+        for member in members:
+            shared.update(circles_of.get(member, ()))
         best, best_score = None, 0.0
-        for circle_id, old in previous.items():
-            if circle_id in taken or not old:
+        for circle_id in sorted(shared, key=position.__getitem__):
+            if circle_id in taken:
                 continue
-            score = len(members & old) / len(members | old)
+            old = previous[circle_id]
+            score = shared[circle_id] / (len(members) + len(old) - shared[circle_id])
             if score > best_score:
                 best, best_score = circle_id, score
         if best is not None and best_score >= 0.5:
