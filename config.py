@@ -81,6 +81,13 @@ class Config:
         self.MAIL_FROM = os.environ.get("MAIL_FROM", "Cerchia <cerchia@localhost>")
         # Absolute address of this installation, for links in emails (tracking, drops).
         self.BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
+        self.RESPONSE_TARGET_HOURS = _env_int("RESPONSE_TARGET_HOURS", 48)  # attention inbox
+        self.CAMPAIGN_FREQUENCY_CAP_PER_WEEK = _env_int("CAMPAIGN_FREQUENCY_CAP_PER_WEEK", 3)
+        self.CAMPAIGN_SEND_BATCH_SIZE = _env_int("CAMPAIGN_SEND_BATCH_SIZE", 250)
+        self.CAMPAIGN_STALE_SENDING_SECONDS = _env_int("CAMPAIGN_STALE_SENDING_SECONDS", 1200)
+        self.CAMPAIGN_WEBHOOK_TIMEOUT = _env_int("CAMPAIGN_WEBHOOK_TIMEOUT", 10)
+        self.CAMPAIGN_WEBHOOK_SECRET = os.environ.get("CAMPAIGN_WEBHOOK_SECRET", "")
+        self.DROP_FORWARD_NETWORKS = _env_int("DROP_FORWARD_NETWORKS", 3)
 
     def as_dict(self) -> dict[str, object]:
         return {k: v for k, v in vars(self).items() if k.isupper()}

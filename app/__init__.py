@@ -80,13 +80,17 @@ def register_blueprints(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     from app.auth.cli import users_cli
+    from app.campaigns.cli import campaigns_cli
     from app.cli import db_cli, demo_command, serve_command, worker_command
     from app.contacts.cli import contacts_cli
+    from app.health.cli import health_cli
     from app.segments.cli import graph_cli
 
     app.cli.add_command(db_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(campaigns_cli)
     app.cli.add_command(contacts_cli)
+    app.cli.add_command(health_cli)
     app.cli.add_command(graph_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(worker_command)

@@ -30,3 +30,5 @@ def openapi_json() -> Response:
 
 
 from app.api import contacts  # noqa: E402,F401
+from app.api import campaigns as campaigns_api  # noqa: E402,F401
+from app.api import health as health_api  # noqa: E402,F401
