@@ -413,3 +413,15 @@ def alerts_read() -> Any:
     with db.transaction() as session:
         alerts.mark_read(session, current_user, int(raw) if raw.isdigit() else None)
     return redirect(url_for("health.alerts_page"))
+
+
+@bp.app_context_processor
+def _alert_badge() -> dict[str, Any]:
+    """The navigation's badge: unread alerts of the signed-in user (one count query)."""
+
+    def unread_alerts() -> int:
+        if not current_user.is_authenticated:
+            return 0
+        return alerts.unread_count(db.session, current_user.id)
+
+    return {"unread_alerts": unread_alerts}
