@@ -21,6 +21,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     register_logging(app)
     register_extensions(app)
+    connect_domains()
     register_blueprints(app)
     register_cli(app)
     register_request_hooks(app)
@@ -36,6 +37,14 @@ def register_logging(app: Flask) -> None:
     from app.logging_setup import configure_logging
 
     configure_logging(app.config["LOG_LEVEL"])
+
+
+def connect_domains() -> None:
+    """Hooks between domains that must not import each other (health reads loyalty)."""
+    from app.health.snapshots import register_loyalty_source
+    from app.loyalty.activity import recent_activity
+
+    register_loyalty_source(recent_activity)
 
 
 def register_extensions(app: Flask) -> None:
@@ -84,6 +93,7 @@ def register_cli(app: Flask) -> None:
     from app.cli import db_cli, demo_command, serve_command, worker_command
     from app.contacts.cli import contacts_cli
     from app.health.cli import health_cli
+    from app.loyalty.cli import loyalty_cli
     from app.segments.cli import graph_cli
 
     app.cli.add_command(db_cli)
@@ -91,6 +101,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(campaigns_cli)
     app.cli.add_command(contacts_cli)
     app.cli.add_command(health_cli)
+    app.cli.add_command(loyalty_cli)
     app.cli.add_command(graph_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(worker_command)

@@ -29,6 +29,7 @@ def openapi_json() -> Response:
     return jsonify(openapi_document(bp, title=API_TITLE, version=API_VERSION))
 
 
-from app.api import contacts  # noqa: E402,F401
 from app.api import campaigns as campaigns_api  # noqa: E402,F401
+from app.api import contacts  # noqa: E402,F401
 from app.api import health as health_api  # noqa: E402,F401
+from app.api import loyalty as loyalty_api  # noqa: E402,F401

@@ -163,6 +163,7 @@ def _contact_values(form: ContactForm) -> dict[str, Any]:
 
 @bp.get("/contacts/<int:contact_id>")
 def show(contact_id: int) -> Any:
+    from app.loyalty.statements import loyalty_panel
     from app.segments.forms import PinForm
     from app.segments.score_panel import score_panel
 
@@ -171,6 +172,7 @@ def show(contact_id: int) -> Any:
         "contacts/show.html",
         contact=contact,
         score=score_panel(db.session, current_user, contact),
+        loyalty=loyalty_panel(db.session, current_user, contact),
         pin_form=PinForm(),
         can_edit=_can_edit(contact),
         notes=service.private_notes_for(current_user, contact),

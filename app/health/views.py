@@ -186,11 +186,13 @@ def dashboard_page() -> Any:
     portfolios = dashboard.owner_portfolios(session, run)
     people = dashboard.at_risk_people(session, run, portfolios=portfolios) if run else []
     from app.campaigns.sending import results_by_tier
+    from app.loyalty.statements import liability
 
     campaign_results = results_by_tier(session, since=utcnow() - timedelta(days=90))
     return render_template(
         "health/dashboard.html", run=run, accounts=accounts, people=people,
         portfolios=portfolios, charts=_charts(session), campaign_results=campaign_results,
+        loyalty_liability=liability(session),
     )  # fmt: skip
 
 
