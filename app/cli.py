@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -14,6 +15,8 @@ from rq import SimpleWorker, Worker
 from app import jobs, migrate
 from app.errors import DomainError
 from app.extensions import db
+
+log = logging.getLogger(__name__)
 
 
 @click.group("db", help="Database schema (Alembic).")
@@ -54,8 +57,17 @@ def db_current() -> None:
 @click.option("--people", default=3000, show_default=True, help="How many people to create.")
 @click.option("--seed", default=7, show_default=True)
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database has contacts.")
+@click.option(
+    "--with-runs/--data-only",
+    default=True,
+    show_default=True,
+    help="Also score the graph and back-fill a year of relationship health.",
+)
+@click.pass_context
 @with_appcontext
-def demo_command(people: int, seed: int, if_empty: bool) -> None:
+def demo_command(
+    ctx: click.Context, people: int, seed: int, if_empty: bool, with_runs: bool
+) -> None:
     from sqlalchemy import func, select
 
     from app.contacts.models import Contact
@@ -71,6 +83,14 @@ def demo_command(people: int, seed: int, if_empty: bool) -> None:
         raise click.ClickException(exc.message) from exc
     for key, value in summary.items():
         click.echo(f"{key}: {value}")
+    if with_runs:
+        from app.health.cli import backfill
+        from app.segments.cli import score
+
+        click.echo("Scoring the contact graph (tiers and circles)...")
+        ctx.invoke(score, inline=True, wait=True)
+        click.echo("Back-filling a year of relationship health (one snapshot a month)...")
+        ctx.invoke(backfill, days=365, every=30)
     click.echo(f"Demo users share the password {DEMO_PASSWORD!r} (e.g. manager@demo.cerchia.eu).")
 
 
@@ -85,9 +105,25 @@ def demo_command(people: int, seed: int, if_empty: bool) -> None:
 @with_appcontext
 def worker_command(burst: bool, fork: bool) -> None:
     conn = jobs.redis_conn()
+    schedule_periodic_jobs()
     worker_class = Worker if fork else SimpleWorker
     queues = [jobs.get_queue(name) for name in jobs.ALL_QUEUES]
     worker_class(queues, connection=conn).work(burst=burst, with_scheduler=True)
+
+
+def schedule_periodic_jobs() -> None:
+    """Nightly scoring, loyalty expiry, daily health and the campaign sweep. Each has a
+    deterministic job id, so every worker may call this at start without doubling them."""
+    from app.campaigns.jobs import schedule_sweep
+    from app.health.jobs import schedule_daily
+    from app.loyalty.jobs import schedule_nightly as schedule_loyalty
+    from app.segments.jobs import schedule_nightly as schedule_scoring
+
+    for schedule in (schedule_scoring, schedule_loyalty, schedule_daily, schedule_sweep):
+        try:
+            schedule()
+        except Exception:  # a worker must start even if Redis hiccups here; it is logged
+            log.exception("could not schedule %s", schedule.__name__)
 
 
 @click.command("serve", help="Run the web server and an RQ worker together (local use).")
