@@ -68,4 +68,43 @@ DATA_MSGIDS = (
     _l("engagement"),
     _l("account_value"),
     _l("sentiment"),
+    # Campaign kinds, shown as _(campaign.kind.replace("_", " ")) in campaigns/index.html
+    # and campaigns/show.html
+    _l("tailored"),
+    _l("circle"),
+    _l("promotion"),
+    _l("reserved drop"),
+    _l("publication"),
+    # CampaignStatus (_(campaign.status), _(c.status))
+    _l("draft"),
+    _l("scheduled"),
+    _l("launching"),
+    _l("sending"),
+    _l("done"),
+    _l("cancelled"),
+    # DeliveryStatus (_(d.status) in campaigns/show.html)
+    _l("pending"),
+    _l("sending"),
+    _l("sent"),
+    _l("failed"),
+    _l("skipped"),
+    # SKIP_REASONS (_(d.skip_reason), _(r) in campaigns/show.html)
+    _l("opted_out"),
+    _l("no_consent"),
+    _l("erased"),
+    _l("no_address"),
+    _l("frequency_cap"),
+    _l("cancelled"),
+    _l("rejected"),
+    # POST_LABELS (_(post.label), _(s.label) in campaigns/calendar.html)
+    _l("didactic"),
+    _l("argumentative"),
+    _l("promotional"),
+    # POST_STATUSES (_(post.status) in campaigns/calendar.html)
+    _l("planned"),
+    _l("published"),
+    _l("failed"),
+    _l("cancelled"),
+    # Contact.tier in the campaign results of health/dashboard.html (_(r.tier)) uses the
+    # Tier values listed above.
 )
