@@ -49,7 +49,20 @@ def number(value: float | int | None) -> str:
     return format_decimal(value)
 
 
+def tier_label(tier: str | None) -> str:
+    from flask_babel import gettext as _
+
+    labels = {
+        "one_to_one": _("one-to-one"),
+        "one_to_few": _("one-to-few"),
+        "broadcast": _("broadcast"),
+        "none": _("no tier"),
+    }
+    return labels.get(tier or "none", tier or "")
+
+
 def register_filters(app: Flask) -> None:
+    app.jinja_env.filters["tier"] = tier_label
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["number"] = number

@@ -149,6 +149,11 @@ def form_circles(
                 leftovers.extend(group)
     groups.extend(_group_leftovers(leftovers, info, params))
     plans = [_plan_circle(g, info) for g in groups]
+    seen: Counter[str] = Counter()
+    for plan in plans:  # several circles may share a theme: number them
+        seen[plan.name] += 1
+        if seen[plan.name] > 1:
+            plan.name = f"{plan.name} {seen[plan.name]}"
     _reuse_previous(plans, previous)
     return plans
 
