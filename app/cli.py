@@ -11,6 +11,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from rq import SimpleWorker, Worker
+from werkzeug.serving import run_simple
 
 from app import jobs, migrate
 from app.errors import DomainError
@@ -138,7 +139,8 @@ def serve_command(host: str, port: int) -> None:
     click.echo(f"Cerchia is running at http://{host}:{port}/")
     click.echo("Sign in as manager@demo.cerchia.eu with the password 'cerchia-demo'.")
     try:
-        app.run(host=host, port=port, threaded=True, use_reloader=False)
+        # Flask ignores app.run() inside its own CLI; werkzeug's server is what it would run.
+        run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
         worker.terminate()
         worker.wait(timeout=10)
