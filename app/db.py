@@ -49,6 +49,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def escape_like(value: str) -> str:
+    """Escape LIKE's wildcards so user input matches literally (use with escape="\\")."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

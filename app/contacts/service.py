@@ -43,7 +43,7 @@ from app.contacts.normalize import (
     search_text,
     sort_name,
 )
-from app.db import utcnow
+from app.db import escape_like, utcnow
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.pagination import Page
 
@@ -368,8 +368,7 @@ def filtered_contacts_query(user: User, f: ContactFilter) -> Select[tuple[Contac
     q = " ".join(f.q.split()).lower()
     if q:
         for word in q.split(" ")[:5]:
-            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            stmt = stmt.where(Contact.search_text.like(f"%{escaped}%", escape="\\"))
+            stmt = stmt.where(Contact.search_text.like(f"%{escape_like(word)}%", escape="\\"))
     if f.tag:
         tag_ids = select(Tag.id).where(Tag.name == f.tag.strip().lower())
         tagged = select(contact_tags.c.contact_id).where(contact_tags.c.tag_id.in_(tag_ids))

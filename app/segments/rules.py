@@ -42,7 +42,7 @@ from app.contacts.models import (
     contact_tags,
 )
 from app.contacts.service import check_contact_access, visible_contacts_clause
-from app.db import utcnow
+from app.db import escape_like, utcnow
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.pagination import Page
 from app.segments.models import ContactScore, Segment, SegmentMember, TierAssignment
@@ -268,10 +268,6 @@ def _date(raw: Any) -> date:
 # ---------------------------------------------------------------- compiling to SQL
 
 
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _day_start(d: date) -> datetime:
     return datetime.combine(d, time.min, tzinfo=UTC)
 
@@ -301,9 +297,9 @@ def _compare(rule: Rule, col: Any, *, lowered: bool = False) -> ColumnElement[bo
     if op == "not_in":
         return or_(col.is_(None), target.not_in(list(value)))
     if op == "contains":
-        return target.like(f"%{_escape_like(value)}%", escape="\\")
+        return target.like(f"%{escape_like(value)}%", escape="\\")
     if op == "starts_with":
-        return target.like(f"{_escape_like(value)}%", escape="\\")
+        return target.like(f"{escape_like(value)}%", escape="\\")
     if op == "is_empty":
         return or_(col.is_(None), col == "") if rule.field.type == "text" else col.is_(None)
     if op == "is_not_empty":

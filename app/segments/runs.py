@@ -379,24 +379,17 @@ def _apply_tiers(session: Session, run: ScoreRun, candidates: list[Candidate], p
             "contact_id": c.contact_id, "tier": tier, "circle_id": circle_id, "since": now,
             "run_id": run.id, "pinned_by_id": None, "pin_reason": None,
         })  # fmt: skip
-    pins = dict(
-        session.execute(
-            select(TierAssignment.contact_id, TierAssignment.pinned_by_id).where(
-                TierAssignment.pinned_by_id.is_not(None)
-            )
-        ).all()
-    )
-    reasons = dict(
-        session.execute(
-            select(TierAssignment.contact_id, TierAssignment.pin_reason).where(
-                TierAssignment.pinned_by_id.is_not(None)
-            )
-        ).all()
-    )
+    pins = {
+        contact_id: (pinned_by, reason)
+        for contact_id, pinned_by, reason in session.execute(
+            select(
+                TierAssignment.contact_id, TierAssignment.pinned_by_id, TierAssignment.pin_reason
+            ).where(TierAssignment.pinned_by_id.is_not(None))
+        )
+    }
     for row in new_rows:
         if row["contact_id"] in pins:
-            row["pinned_by_id"] = pins[row["contact_id"]]
-            row["pin_reason"] = reasons[row["contact_id"]]
+            row["pinned_by_id"], row["pin_reason"] = pins[row["contact_id"]]
     if _on_postgres(session):
         # set-based: one statement per kind of write, COPY for the new rows
         ids_param = bindparam("ids", type_=ARRAY(Integer))
