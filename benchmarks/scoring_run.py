@@ -319,7 +319,7 @@ def algorithms_alone(run_id: int) -> dict[str, float]:
     """The run's own graph algorithms on the same graph, then igraph's as the reference."""
     from app.contacts.graph import graph_from_input, read_graph_input
     from app.extensions import db
-    from app.segments import scoring, tiers
+    from app.segments import runs
     from app.segments.models import ScoreRun, TierAssignment
 
     session = db.session
@@ -333,6 +333,14 @@ def algorithms_alone(run_id: int) -> dict[str, float]:
         )
     )
     session.close()
+    # the run pauses the cyclic GC while it works (runs._cyclic_gc_paused): so do these
+    with runs._cyclic_gc_paused():
+        return _algorithms_alone(graph, data, band, params)
+
+
+def _algorithms_alone(graph: Any, data: Any, band: list[int], params: dict) -> dict[str, float]:
+    from app.segments import scoring, tiers
+
     out: dict[str, float] = {}
 
     t = time.perf_counter()

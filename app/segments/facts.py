@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from itertools import chain
+from typing import Any
 
 import numpy as np
-from sqlalchemy import case, func, select
+from sqlalchemy import Float, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
-from app.contacts.graph import ages_in_days, epoch_column, fetch_all
+from app.contacts.graph import ages_in_days, epoch_column, epoch_us, fetch_all
 from app.contacts.models import Contact, Interaction, Organization, interaction_participants
 from app.segments.scoring import PersonFacts
 
@@ -48,6 +50,98 @@ def read_person_facts(
             key_account=bool(org and org.key_account),
         )
 
+    if session.get_bind().dialect.name == "postgresql":
+        totals = _totals_in_database(session, as_of, half_life_days)
+    else:
+        totals = _totals_in_python(session, as_of, half_life_days, facts)
+    ln2 = math.log(2)
+    for contact_id, got, gave, recent_sum, before_sum, seen, s_sum, s_weight in totals:
+        f = facts.get(contact_id)
+        if f is None:
+            continue  # erased or merged: no facts
+        f.engagement_recent = recent_sum
+        f.engagement_before = before_sum
+        if got + gave <= 0:
+            continue
+        reciprocity = min(got, gave) / max(got, gave)
+        recency = math.exp(-ln2 * seen / half_life_days)
+        # two-way conversations weigh more than one-way traffic; recent more than old
+        f.engagement_raw = (
+            math.log1p(got + gave) * (0.5 + 0.5 * reciprocity) * (0.5 + 0.5 * recency)
+        )
+        if s_weight:
+            f.sentiment_mean = s_sum / s_weight
+    return facts, key_accounts
+
+
+# Per person, from their interactions in the window: (contact id, decayed weight received,
+# decayed weight sent, weight in the last TREND_DAYS, weight in the TREND_DAYS before,
+# age in days of the latest, sum of sentiment x decayed weight, decayed weight with a
+# sentiment).
+Totals = tuple[int, float, float, float, float, float, float, float]
+
+
+def _window(as_of: datetime) -> Any:
+    return (
+        Interaction.occurred_at <= as_of,
+        Interaction.occurred_at > as_of - timedelta(days=WINDOW_DAYS),
+    )
+
+
+def _totals_in_database(session: Session, as_of: datetime, half_life_days: float) -> list[Totals]:
+    """PostgreSQL adds up a million interactions itself (in parallel, in float8) and sends
+    one row per person: a third of the time of sending every row to Python."""
+    as_of_epoch = epoch_us(as_of) / 1e6
+    age = func.greatest(
+        (literal(as_of_epoch, Float) - func.date_part("epoch", Interaction.occurred_at))
+        / literal(86400.0, Float),
+        literal(0.0, Float),
+    )
+    kind_weight = case(
+        {k: literal(v, Float) for k, v in KIND_WEIGHTS.items()},
+        value=Interaction.kind, else_=literal(1.0, Float),
+    )  # fmt: skip
+    rows = (
+        select(
+            interaction_participants.c.contact_id.label("contact_id"),
+            (Interaction.direction == "inbound").label("inbound"),
+            kind_weight.label("kind_weight"),
+            age.label("age"),
+            cast(Interaction.sentiment, Float).label("sentiment"),
+        )
+        .join(Interaction, Interaction.id == interaction_participants.c.interaction_id)
+        .where(*_window(as_of))
+        .subquery()
+    )
+    decayed = rows.c.kind_weight * func.exp(
+        literal(-math.log(2) / half_life_days, Float) * rows.c.age
+    )
+    has_sentiment = rows.c.sentiment.is_not(None)
+    zero = literal(0.0, Float)
+    return fetch_all(
+        session,
+        select(
+            rows.c.contact_id,
+            func.coalesce(func.sum(decayed).filter(rows.c.inbound), zero),
+            func.coalesce(func.sum(decayed).filter(~rows.c.inbound), zero),
+            func.coalesce(func.sum(rows.c.kind_weight).filter(rows.c.age <= TREND_DAYS), zero),
+            func.coalesce(
+                func.sum(rows.c.kind_weight).filter(
+                    rows.c.age > TREND_DAYS, rows.c.age <= 2 * TREND_DAYS
+                ),
+                zero,
+            ),
+            func.min(rows.c.age),
+            func.coalesce(func.sum(rows.c.sentiment * decayed).filter(has_sentiment), zero),
+            func.coalesce(func.sum(decayed).filter(has_sentiment), zero),
+        ).group_by(rows.c.contact_id),
+    )
+
+
+def _totals_in_python(
+    session: Session, as_of: datetime, half_life_days: float, facts: dict[int, PersonFacts]
+) -> Iterable[Totals]:
+    """The same totals from every interaction row, added up with numpy (SQLite has no exp)."""
     ln2 = math.log(2)
     moment, in_db = epoch_column(session, Interaction.occurred_at)
     rows = fetch_all(
@@ -61,15 +155,10 @@ def read_person_facts(
             func.coalesce(Interaction.sentiment, 0.0),
         )
         .join(Interaction, Interaction.id == interaction_participants.c.interaction_id)
-        .where(
-            Interaction.occurred_at <= as_of,
-            Interaction.occurred_at > as_of - timedelta(days=WINDOW_DAYS),
-        ),
+        .where(*_window(as_of)),
     )
     if not rows:
-        return facts, key_accounts
-    # Whole columns at once; each number is computed with the same operations, in the same
-    # order, as a loop over the rows would (math.exp per row, sums in row order).
+        return []
     if in_db:  # all numbers (exact in a double): one pass, no tuple per column
         table = np.fromiter(chain.from_iterable(rows), dtype=float, count=6 * len(rows))
         columns = table.reshape(-1, 6).T
@@ -105,23 +194,8 @@ def read_person_facts(
     sentiment_weight = np.bincount(
         person_of[has_sentiment], weights=weight[has_sentiment], minlength=n
     )
-
-    for contact_id, got, gave, recent_sum, before_sum, seen, s_sum, s_weight in zip(
+    return zip(
         people.tolist(), received.tolist(), sent.tolist(), engagement_recent.tolist(),
         engagement_before.tolist(), last_seen.tolist(), sentiment_sum.tolist(),
         sentiment_weight.tolist(), strict=True,
-    ):  # fmt: skip
-        f = facts[contact_id]
-        f.engagement_recent = recent_sum
-        f.engagement_before = before_sum
-        if got + gave <= 0:
-            continue
-        reciprocity = min(got, gave) / max(got, gave)
-        recency = math.exp(-ln2 * seen / half_life_days)
-        # two-way conversations weigh more than one-way traffic; recent more than old
-        f.engagement_raw = (
-            math.log1p(got + gave) * (0.5 + 0.5 * reciprocity) * (0.5 + 0.5 * recency)
-        )
-        if s_weight:
-            f.sentiment_mean = s_sum / s_weight
-    return facts, key_accounts
+    )  # fmt: skip
