@@ -130,6 +130,13 @@ def form_circles(
 ) -> list[CirclePlan]:
     """Group the one-to-few band into circles of circle_min..circle_max people.
 
+    Circles are kept from run to run: whoever is still in the band stays in their circle
+    (Louvain is chaotic, and the tiny changes of tie weights from one night to the next
+    would otherwise reshuffle most circles). Newcomers join the circle they are most tied
+    to while it has room; the rest, and the members of circles that fell below circle_min,
+    are grouped afresh. When fewer than half of the band keep a circle (the first run, or
+    a band that changed a lot), every circle is formed afresh.
+
     Louvain runs on the band's own subgraph only (not on everyone: that would not fit
     the budget at 100k people), large communities are split again, and people left in
     communities too small to be a circle are grouped by what they share (organisation,
@@ -138,9 +145,72 @@ def form_circles(
     if not members:
         return []
     info = {c.contact_id: c for c in members}
-    sub = graph.subgraph([m for m in info if m in graph])
+    previous = dict(sorted(previous.items()))  # the same order whatever the rows' order
+    kept = _kept_circles(info, previous, params)
+    if sum(len(plan.members) for plan in kept) * 2 < len(info):
+        kept = []
+    placed = {m for plan in kept for m in plan.members}
+    newcomers = _join_kept([m for m in info if m not in placed], kept, graph, params)
+    plans = _new_circles(newcomers, info, graph, params, taken_names=[p.name for p in kept])
+    kept_ids = {plan.reuse_id for plan in kept}
+    _reuse_previous(plans, {cid: old for cid, old in previous.items() if cid not in kept_ids})
+    return kept + plans
+
+
+def _kept_circles(
+    info: Mapping[int, Candidate], previous: Mapping[int, set[int]], params: TierParams
+) -> list[CirclePlan]:
+    """The previous circles, with the members still in the band (big enough ones only)."""
+    kept = []
+    for circle_id, old in previous.items():
+        stay = sorted(m for m in old if m in info)
+        if len(stay) >= params.circle_min:
+            plan = _plan_circle(stay[: params.circle_max], info)
+            plan.reuse_id = circle_id
+            kept.append(plan)
+    return kept
+
+
+def _join_kept(
+    newcomers: list[int], kept: list[CirclePlan], graph: nx.Graph, params: TierParams
+) -> list[int]:
+    """Each newcomer joins the kept circle they are most tied to, while it has room.
+    Returns the newcomers left over."""
+    if not kept:
+        return newcomers
+    circle_of = {m: i for i, plan in enumerate(kept) for m in plan.members}
+    left = []
+    for m in sorted(newcomers):
+        ties: Counter[int] = Counter()
+        for other, data in graph[m].items() if m in graph else ():
+            i = circle_of.get(other)
+            if i is not None and len(kept[i].members) < params.circle_max:
+                ties[i] += data.get("weight", 1.0)
+        if not ties:
+            left.append(m)
+            continue
+        best = max(ties, key=lambda i: (ties[i], -i))
+        kept[best].members.append(m)
+        circle_of[m] = best
+    for plan in kept:
+        plan.members.sort()
+    return left
+
+
+def _new_circles(
+    people: list[int],
+    info: Mapping[int, Candidate],
+    graph: nx.Graph,
+    params: TierParams,
+    taken_names: Sequence[str] = (),
+) -> list[CirclePlan]:
+    """Circles formed afresh: Louvain communities, split when too large, small leftovers
+    grouped by what they share."""
+    if not people:
+        return []
+    sub = graph.subgraph([m for m in people if m in graph])
     groups: list[list[int]] = []
-    leftovers: list[int] = [m for m in info if m not in graph]
+    leftovers: list[int] = [m for m in people if m not in graph]
     for community in _communities(sub, params.seed):
         for group in _split(sub, sorted(community), params):
             if len(group) >= params.circle_min:
@@ -149,12 +219,11 @@ def form_circles(
                 leftovers.extend(group)
     groups.extend(_group_leftovers(leftovers, info, params))
     plans = [_plan_circle(g, info) for g in groups]
-    seen: Counter[str] = Counter()
+    seen: Counter[str] = Counter(taken_names)
     for plan in plans:  # several circles may share a theme: number them
         seen[plan.name] += 1
         if seen[plan.name] > 1:
             plan.name = f"{plan.name} {seen[plan.name]}"
-    _reuse_previous(plans, previous)
     return plans
 
 
