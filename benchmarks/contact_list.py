@@ -285,6 +285,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--organizations", type=int, default=500)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--keep", action="store_true", help="do not drop the database")
+    parser.add_argument(
+        "--profile", help="write a pyinstrument profile of 50 more requests per query here"
+    )
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="cerchia-bench-"))
@@ -392,6 +395,19 @@ def run_benchmark(url: str, workdir: Path, args: argparse.Namespace, sample_emai
             f"{statistics.median(sql_count):>14.2f}  {'ok' if ok else 'MISS'}"
         )
 
+    if args.profile:  # pyinstrument is for the benchmark only, like igraph for scoring_run
+        from pyinstrument import Profiler
+
+        with open(args.profile, "w") as out:
+            for case in cases:
+                profiler = Profiler(interval=0.0005)
+                profiler.start()
+                for _ in range(50):
+                    client.get(case.path)
+                profiler.stop()
+                out.write(f"=== {case.label} (50 requests)\n")
+                out.write(profiler.output_text(unicode=False, color=False))
+        print(f"(profile written to {args.profile})")
     print(
         "\npage = wall clock around client.get (whole request); app = the app's Server-Timing;"
         "\nSQL rows = the page's row query alone on a connection (the limit); SQL count = the"

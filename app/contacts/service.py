@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app import audit
 from app.auth.models import Role, User
@@ -400,11 +400,6 @@ def search_contacts(
     per_page = max(1, min(f.per_page, 200))
     page = max(1, f.page)
     stmt = filtered_contacts_query(user, f)
-    counted = stmt.order_by(None).with_only_columns(Contact.id)
-    if count_cap is not None:
-        counted = counted.limit(count_cap + 1)
-    total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
-    exact = count_cap is None or total <= count_cap
     # Find the page's ids first (an index scan), then load just those rows: deep pages
     # do not drag every skipped row through the heap.
     ids = list(
@@ -417,14 +412,23 @@ def search_contacts(
     )
     more = len(ids) > per_page
     ids = ids[:per_page]
+    if page == 1 and not more:
+        total = len(ids)  # the whole result is on this page: no need to count it
+    else:
+        counted = stmt.order_by(None).with_only_columns(Contact.id)
+        if count_cap is not None:
+            counted = counted.limit(count_cap + 1)
+        total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+    exact = count_cap is None or total <= count_cap
+    # accounts and owners come in the same query (many-to-one), tags in one more
     by_id = {
         c.id: c
         for c in session.scalars(
             select(Contact)
             .where(Contact.id.in_(ids))
-            .options(selectinload(Contact.organization), selectinload(Contact.tags),
-                     selectinload(Contact.owner))
-        )
+            .options(joinedload(Contact.organization), joinedload(Contact.owner),
+                     selectinload(Contact.tags))
+        ).unique()
     }  # fmt: skip
     items = [by_id[i] for i in ids if i in by_id]
     return Page(
