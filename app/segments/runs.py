@@ -390,7 +390,8 @@ def _apply_tiers(session: Session, run: ScoreRun, candidates: list[Candidate], p
         if tier == c.current_tier and circle_id == c.current_circle_id:
             continue
         changed_ids.append(c.contact_id)
-        by_tier.setdefault(tier, []).append(c.contact_id)
+        if tier != c.current_tier:  # a move between circles leaves contacts.tier as it is
+            by_tier.setdefault(tier, []).append(c.contact_id)
         changes.append({
             "contact_id": c.contact_id, "at": now, "from_tier": c.current_tier,
             "to_tier": tier, "from_circle_id": c.current_circle_id,
