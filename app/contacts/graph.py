@@ -248,8 +248,22 @@ def build_graph(nodes: Iterable[int], edges: Iterable[tuple[int, int, float]]) -
 def _sum_ties_vectorised(
     nodes: list[int], edges: list[tuple[int, int, float]]
 ) -> Iterable[tuple[int, int, float]] | None:
+    summed = summed_ties(nodes, edges)
+    if summed is None:
+        return None
+    lo, hi, totals = summed
+    return zip(lo.tolist(), hi.tolist(), totals.tolist(), strict=True)
+
+
+def summed_ties(
+    nodes: Sequence[int], edges: Sequence[tuple[int, int, float]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The ties as arrays (lo, hi, weight), lo < hi: parallel ties added up, self ties,
+    zero weights and unknown people dropped, in order of first appearance (the order
+    `build_graph` adds them). None when the ids are not integers."""
     if not edges:
-        return []
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0)
     if not all(type(n) is int for n in nodes[:1000]):
         return None
     flat = np.fromiter(chain.from_iterable(edges), dtype=float, count=3 * len(edges))
@@ -261,9 +275,11 @@ def _sum_ties_vectorised(
     keep = (a != b) & (w > 0) & np.isin(a, known) & np.isin(b, known)
     a, b, w = a[keep], b[keep], w[keep]
     lo, hi = np.minimum(a, b), np.maximum(a, b)
+    if not len(lo):
+        return lo, hi, w
     pair_of, firsts = _group_pairs(lo, hi)
     totals = np.bincount(pair_of, weights=w)
-    return zip(lo[firsts].tolist(), hi[firsts].tolist(), totals.tolist(), strict=True)
+    return lo[firsts], hi[firsts], totals
 
 
 def graph_from_input(data: GraphInput) -> nx.Graph:

@@ -14,12 +14,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
-from app.contacts.graph import graph_from_input, read_graph_input
+from app.contacts.graph import read_graph_input
 from app.contacts.models import Interaction, interaction_participants
 from app.errors import Invalid
 from app.segments.facts import read_person_facts
 from app.segments.runs import current_settings
-from app.segments.scoring import score_people
+from app.segments.scoring import Adjacency, score_people
 
 # What counts as a success afterwards: they bought ("purchase"), or bought or came to us.
 OUTCOMES = {
@@ -59,7 +59,7 @@ def backtest(
         raise Invalid("The horizon must be at least one day.", field="horizon")
     weights, params = current_settings(session)
     data = read_graph_input(session, as_of, half_life_days=params["tie_half_life_days"])
-    graph = graph_from_input(data)
+    graph = Adjacency.from_input(data)
     facts, key_accounts = read_person_facts(
         session, as_of, half_life_days=params["engagement_half_life_days"]
     )

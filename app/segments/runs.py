@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from app import audit
 from app.auth.models import Role, User
-from app.contacts.graph import fetch_all, graph_from_input, read_graph_input
+from app.contacts.graph import fetch_all, read_graph_input
 from app.contacts.models import Contact, Organization
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, Invalid
@@ -37,7 +37,7 @@ from app.segments.models import (
     TierAssignment,
     TierChange,
 )
-from app.segments.scoring import DEFAULT_WEIGHTS, check_weights, score_people
+from app.segments.scoring import DEFAULT_WEIGHTS, Adjacency, check_weights, score_people
 from app.segments.tiers import NONE, Candidate, TierParams, assign_tiers
 
 log = logging.getLogger(__name__)
@@ -201,7 +201,9 @@ def _execute_run(session: Session, run_id: int, progress: Progress | None) -> di
         session.execute(text("SET LOCAL work_mem = '64MB'"))
     data = read_graph_input(session, run.as_of, half_life_days=params["tie_half_life_days"])
     detail["read_graph"] = round(time.perf_counter() - t0, 3)
-    graph = graph_from_input(data)
+    graph = Adjacency.from_input(data)  # arrays; networkx only for the one-to-few band
+    data.relationship_edges.clear()  # a million tuples, no longer needed
+    data.shared_edges.clear()
     detail["build_graph"] = round(time.perf_counter() - t0 - detail["read_graph"], 3)
     facts, key_accounts = read_person_facts(
         session, run.as_of, half_life_days=params["engagement_half_life_days"]

@@ -9,8 +9,9 @@ sentiment keeps its own scale (0 = all negative, 0.5 = neutral or unknown, 1 = a
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import chain
 from typing import Any
 
@@ -19,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
+from app.contacts.graph import GraphInput, build_graph, summed_ties
 from app.errors import Invalid
 
 COMPONENTS = ("influence", "bridging", "engagement", "account_value", "sentiment")
@@ -120,6 +122,88 @@ class Adjacency:
         )  # fmt: skip
         return cls(nodes, indptr, indices, weights)
 
+    @classmethod
+    def from_input(cls, data: GraphInput) -> Adjacency:
+        """Straight from the rows read for a run, without a networkx graph of everyone
+        (which costs seconds and most of the run's memory at a million ties). The same
+        arrays, in the same order, as `Adjacency.of(graph_from_input(data))`."""
+        nodes = data.nodes if isinstance(data.nodes, list) else list(data.nodes)
+        edges = [*data.relationship_edges, *data.shared_edges]
+        try:
+            summed = summed_ties(nodes, edges)
+        except (TypeError, ValueError, OverflowError):
+            summed = None
+        if summed is None:
+            return cls.of(build_graph(nodes, edges))
+        lo, hi, w = summed
+        return cls.from_ties(nodes, lo, hi, w)
+
+    @classmethod
+    def from_ties(
+        cls, nodes: list[int], lo: np.ndarray, hi: np.ndarray, w: np.ndarray
+    ) -> Adjacency:
+        """CSR arrays of undirected ties given in order: each person's neighbours in the
+        order of their ties (as networkx keeps them when the ties are added in order)."""
+        n, m = len(nodes), len(lo)
+        ids = np.asarray(nodes, dtype=np.int64)
+        by_id = np.argsort(ids, kind="stable")
+        lo_i = by_id[np.searchsorted(ids, lo, sorter=by_id)]
+        hi_i = by_id[np.searchsorted(ids, hi, sorter=by_id)]
+        src = np.concatenate([lo_i, hi_i])
+        dst = np.concatenate([hi_i, lo_i])
+        order = np.lexsort((np.tile(np.arange(m), 2), src))
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+        weights = np.concatenate([w, w])[order].astype(float)
+        return cls(nodes, indptr, dst[order], weights)
+
+    @cached_property
+    def index(self) -> dict[int, int]:
+        return {node: i for i, node in enumerate(self.nodes)}
+
+    def __contains__(self, node: object) -> bool:
+        return node in self.index
+
+    @property
+    def ties(self) -> int:
+        """Undirected ties (no self ties: the graph never has any)."""
+        return int(self.indptr[-1]) // 2
+
+    def degrees(self) -> list[int]:
+        return np.diff(self.indptr).tolist()
+
+    def subgraph(self, nodes: Iterable[int]) -> nx.Graph:
+        """These people and the ties among them as a networkx graph, with the node and
+        neighbour order of networkx's own subgraph view (so Louvain sees the same graph)."""
+        keep = np.zeros(len(self.nodes), dtype=bool)
+        index = self.index
+        keep[[index[node] for node in nodes if node in index]] = True
+        return self._networkx(keep)
+
+    def to_networkx(self) -> nx.Graph:
+        return self._networkx(np.ones(len(self.nodes), dtype=bool))
+
+    def _networkx(self, keep: np.ndarray) -> nx.Graph:
+        graph = nx.Graph()
+        rows = np.flatnonzero(keep).tolist()
+        graph.add_nodes_from(self.nodes[i] for i in rows)
+        adj, nodes, pending = graph._adj, self.nodes, {}
+        for i in rows:
+            start, end = int(self.indptr[i]), int(self.indptr[i + 1])
+            neighbours = self.indices[start:end]
+            inside = keep[neighbours]
+            row = adj[nodes[i]]
+            for j, weight in zip(
+                neighbours[inside].tolist(), self.weights[start:end][inside].tolist(), strict=True
+            ):
+                key = (i, j) if i < j else (j, i)
+                data = pending.pop(key, None)  # the other direction: share its data dict
+                if data is None:
+                    data = pending[key] = {"weight": weight}
+                row[nodes[j]] = data
+        graph.__networkx_cache__.clear()
+        return graph
+
     @property
     def rows(self) -> np.ndarray:
         """The row (person index) of each stored tie."""
@@ -155,20 +239,29 @@ def _pagerank(adj: Adjacency, alpha: float, max_iter: int, tol: float) -> np.nda
     raise nx.PowerIterationFailedConvergence(max_iter)
 
 
-def influence(graph: nx.Graph, adjacency: Adjacency | None = None) -> dict[int, float]:
+Graph = nx.Graph | Adjacency  # the scoring functions take either
+
+
+def _arrays(graph: Graph, adjacency: Adjacency | None = None) -> Adjacency:
+    if adjacency is not None:
+        return adjacency
+    return graph if isinstance(graph, Adjacency) else Adjacency.of(graph)
+
+
+def influence(graph: Graph, adjacency: Adjacency | None = None) -> dict[int, float]:
     """Weighted PageRank; isolated people get the teleport share only."""
-    if graph.number_of_nodes() == 0:
+    adj = _arrays(graph, adjacency)
+    if not adj.nodes:
         return {}
-    if graph.number_of_edges() == 0:
-        return dict.fromkeys(graph.nodes, 0.0)
-    adj = adjacency or Adjacency.of(graph)
+    if adj.ties == 0:
+        return dict.fromkeys(adj.nodes, 0.0)
     x = _pagerank(adj, alpha=0.85, max_iter=200, tol=1e-06)
     x[np.diff(adj.indptr) == 0] = 0.0  # only the random-jump share: no influence through anyone
     return dict(zip(adj.nodes, x.tolist(), strict=True))
 
 
 def bridging(
-    graph: nx.Graph,
+    graph: Graph,
     organization_of: Mapping[int, int | None],
     *,
     samples: int = 64,
@@ -185,18 +278,19 @@ def bridging(
     organisations a person's ties reach (Gini-Simpson index over tie weights, times the
     log of their degree): linear in the number of ties. Returns (scores, method).
     """
-    n = graph.number_of_nodes()
-    if n == 0 or graph.number_of_edges() == 0:
-        return dict.fromkeys(graph.nodes, 0.0), "none"
-    if n <= exact_below:
-        return nx.betweenness_centrality(graph, normalized=True), "betweenness"
+    adj = _arrays(graph, adjacency)
+    n = len(adj.nodes)
+    if n == 0 or adj.ties == 0:
+        return dict.fromkeys(adj.nodes, 0.0), "none"
     if n <= sample_below:
+        nx_graph = graph if isinstance(graph, nx.Graph) else adj.to_networkx()
+        if n <= exact_below:
+            return nx.betweenness_centrality(nx_graph, normalized=True), "betweenness"
         k = min(samples, n)
         return (
-            nx.betweenness_centrality(graph, k=k, normalized=True, seed=seed),
+            nx.betweenness_centrality(nx_graph, k=k, normalized=True, seed=seed),
             f"betweenness (sampled, {k} sources)",
         )
-    adj = adjacency or Adjacency.of(graph)
     return _org_diversity(adj, organization_of), "organisation diversity of ties"
 
 
@@ -236,7 +330,7 @@ def _org_diversity(adj: Adjacency, organization_of: Mapping[int, int | None]) ->
 
 
 def score_people(
-    graph: nx.Graph,
+    graph: Graph,
     facts: Mapping[int, PersonFacts],
     weights: Mapping[str, float],
     *,
@@ -249,12 +343,12 @@ def score_people(
     weights = check_weights(weights)
     organization_of = organization_of or {}
     key_account_orgs = key_account_orgs or set()
-    nodes = list(graph.nodes)
+    adj = _arrays(graph)
+    nodes = adj.nodes
     if not nodes:
         return [], {"people": 0, "ties": 0, "bridging_method": "none"}
 
-    adj = Adjacency.of(graph)
-    pagerank = influence(graph, adj)
+    pagerank = influence(adj)
     bridge, bridge_method = bridging(
         graph, organization_of, samples=bridging_samples, seed=seed, adjacency=adj
     )
@@ -276,7 +370,7 @@ def score_people(
     known, contributors = _network_details(
         adj, person_facts, pagerank, organization_of, key_account_orgs
     )
-    degrees = dict(graph.degree())
+    degrees = dict(zip(nodes, adj.degrees(), strict=True))
     # Python's round (correctly rounded), not np.round (scaled, may differ in the last digit)
     rounded = {name: [round(v, 4) for v in comp[name].tolist()] for name in COMPONENTS}
     potentials = [round(v, 3) for v in potential.tolist()]
@@ -295,7 +389,7 @@ def score_people(
         )
     stats = {
         "people": len(nodes),
-        "ties": graph.number_of_edges(),
+        "ties": graph.number_of_edges() if isinstance(graph, nx.Graph) else adj.ties,
         "bridging_method": bridge_method,
         "isolated": sum(1 for d in degrees.values() if d == 0),
     }

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
+from app.segments.scoring import Adjacency
+
 ONE_TO_ONE = "one_to_one"
 ONE_TO_FEW = "one_to_few"
 BROADCAST = "broadcast"
@@ -74,7 +76,7 @@ def _messageable(c: Candidate) -> bool:
 def assign_tiers(
     candidates: Sequence[Candidate],
     capacities: Mapping[int, int],
-    graph: nx.Graph,
+    graph: nx.Graph | Adjacency,
     params: TierParams,
     previous_circles: Mapping[int, set[int]] | None = None,
 ) -> TierPlan:
@@ -124,7 +126,7 @@ def assign_tiers(
 
 def form_circles(
     members: Sequence[Candidate],
-    graph: nx.Graph,
+    graph: nx.Graph | Adjacency,
     params: TierParams,
     previous: Mapping[int, set[int]],
 ) -> list[CirclePlan]:
@@ -150,8 +152,10 @@ def form_circles(
     if sum(len(plan.members) for plan in kept) * 2 < len(info):
         kept = []
     placed = {m for plan in kept for m in plan.members}
-    newcomers = _join_kept([m for m in info if m not in placed], kept, graph, params)
-    plans = _new_circles(newcomers, info, graph, params, taken_names=[p.name for p in kept])
+    # the band's own ties: a networkx graph (or view) of the band only, never of everyone
+    band = graph.subgraph([m for m in info if m in graph])
+    newcomers = _join_kept([m for m in info if m not in placed], kept, band, params)
+    plans = _new_circles(newcomers, info, band, params, taken_names=[p.name for p in kept])
     kept_ids = {plan.reuse_id for plan in kept}
     _reuse_previous(plans, {cid: old for cid, old in previous.items() if cid not in kept_ids})
     return kept + plans
