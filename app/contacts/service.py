@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app import audit
 from app.auth.models import Role, User
+from app.contacts import search_index as sqlite_search
 from app.contacts.models import (
     CHANNELS,
     CONSENT_BASES,
@@ -361,14 +362,21 @@ class ContactFilter:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def filtered_contacts_query(user: User, f: ContactFilter) -> Select[tuple[Contact]]:
+def filtered_contacts_query(
+    user: User, f: ContactFilter, *, search_index: bool = False
+) -> Select[tuple[Contact]]:
+    """The contacts of a filter. `search_index`: words are looked up in SQLite's trigram
+    index (`search_index.available(session)` says whether the database has it)."""
     stmt = select(Contact).where(visible_contacts_clause(user), Contact.merged_into_id.is_(None))
     if not f.include_erased:
         stmt = stmt.where(Contact.erased_at.is_(None))
     q = " ".join(f.q.split()).lower()
     if q:
         for word in q.split(" ")[:5]:
-            stmt = stmt.where(Contact.search_text.like(f"%{escape_like(word)}%", escape="\\"))
+            if search_index and len(word) >= sqlite_search.MIN_INDEXED_LENGTH:
+                stmt = stmt.where(sqlite_search.contains(word))
+            else:
+                stmt = stmt.where(Contact.search_text.like(f"%{escape_like(word)}%", escape="\\"))
     if f.tag:
         tag_ids = select(Tag.id).where(Tag.name == f.tag.strip().lower())
         tagged = select(contact_tags.c.contact_id).where(contact_tags.c.tag_id.in_(tag_ids))
@@ -399,7 +407,7 @@ def search_contacts(
         raise Invalid(f"Unknown sort {f.sort!r}.", field="sort")
     per_page = max(1, min(f.per_page, 200))
     page = max(1, f.page)
-    stmt = filtered_contacts_query(user, f)
+    stmt = filtered_contacts_query(user, f, search_index=sqlite_search.available(session))
     # Find the page's ids first (an index scan), then load just those rows: deep pages
     # do not drag every skipped row through the heap.
     ids = list(
@@ -442,7 +450,7 @@ def iter_filtered_contacts(
 ) -> Iterable[Contact]:
     """All contacts of a filter, for export, in batches (no page limit)."""
     stmt = (
-        filtered_contacts_query(user, f)
+        filtered_contacts_query(user, f, search_index=sqlite_search.available(session))
         .options(selectinload(Contact.organization), selectinload(Contact.tags))
         .order_by(*SORTS.get(f.sort, SORTS["name"]))
     )
