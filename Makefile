@@ -35,6 +35,7 @@ run: install
 
 test: install-test
 	$(BIN)/ruff check app tests benchmarks config.py wsgi.py
+	$(BIN)/mypy
 	env -u TEST_DATABASE_URL $(BIN)/python -m pytest
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "== again on $$TEST_DATABASE_URL"; \
@@ -43,6 +44,7 @@ test: install-test
 
 lint: install-test
 	$(BIN)/ruff check app tests benchmarks config.py wsgi.py
+	$(BIN)/mypy
 	$(BIN)/ruff format --check app tests benchmarks config.py wsgi.py
 
 # Re-extract the interface strings and merge them into each language's catalog;

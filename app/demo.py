@@ -42,7 +42,7 @@ from app.contacts.models import (
     interaction_participants,
 )
 from app.contacts.normalize import search_text, sort_name
-from app.db import UTCDateTime, utcnow
+from app.db import UTCDateTime, table_of, utcnow
 from app.demo_names import (
     CITIES,
     CONSUMER_EMAIL_DOMAINS,
@@ -1013,8 +1013,8 @@ def write_world(session: Session, world: DemoWorld) -> dict[str, int]:
     def user(slot: int | None) -> int | None:
         return None if slot is None else user_id[slot]
 
-    orgs_t, contacts_t = Organization.__table__, Contact.__table__
-    interactions_t, tags_t = Interaction.__table__, Tag.__table__
+    orgs_t, contacts_t = table_of(Organization), table_of(Contact)
+    interactions_t, tags_t = table_of(Interaction), table_of(Tag)
     # Explicit ids (so participants and tags can point at rows without a round trip),
     # placed after whatever the tables already hold.
     org_off, contact_off = _max_id(session, orgs_t), _max_id(session, contacts_t)
@@ -1065,7 +1065,7 @@ def write_world(session: Session, world: DemoWorld) -> dict[str, int]:
     )
     _insert(
         session,
-        Relationship.__table__,
+        table_of(Relationship),
         [
             {
                 **r,
@@ -1096,7 +1096,7 @@ def write_world(session: Session, world: DemoWorld) -> dict[str, int]:
     )
     _insert(
         session,
-        ConsentEvent.__table__,
+        table_of(ConsentEvent),
         [
             {
                 **e,

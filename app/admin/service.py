@@ -57,13 +57,14 @@ def failed_jobs(conn: Redis, names: tuple[str, ...], limit: int = 50) -> list[Fa
         for job in Job.fetch_many(ids, connection=conn):
             if job is None:
                 continue
-            exc = (job.latest_result().exc_string if job.latest_result() else "") or ""
+            result = job.latest_result()
+            exc = (result.exc_string if result is not None else "") or ""
             last_line = exc.strip().splitlines()[-1] if exc.strip() else ""
             out.append(
                 FailedJob(
                     id=job.id,
                     queue=name,
-                    func=job.func_name,
+                    func=job.func_name or "",
                     args=", ".join(repr(a) for a in job.args)[:200],
                     ended_at=job.ended_at,
                     error=last_line[:300],

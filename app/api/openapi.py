@@ -276,7 +276,7 @@ class _Components:
         return params
 
 
-_PATH_SCHEMAS = {
+_PATH_SCHEMAS: dict[str, dict[str, Any]] = {
     "int": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
     "string": {"type": "string"},
 }

@@ -149,7 +149,7 @@ class ContactQuery(_Query):
     tier: TierName | None = None
     owner_id: Id | None = None
     organization_id: Id | None = None
-    sort: ContactSort = "name"
+    sort: ContactSort = "name"  # type: ignore[valid-type]
     page: Annotated[int, Field(ge=1, le=100_000)] = 1
     per_page: Annotated[int, Field(ge=1, le=200)] = 50
 

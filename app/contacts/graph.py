@@ -84,9 +84,9 @@ def fetch_all(session: Session, statement: Any) -> list[Any]:
     """
     result = session.connection().execute(statement)
     if session.get_bind().dialect.name != "postgresql":
-        return result.all()
+        return list(result.all())
     try:
-        return result.cursor.fetchall()
+        return list(result.cursor.fetchall())
     finally:
         result.close()
 

@@ -59,7 +59,7 @@ from app.contacts.normalize import (
     sort_name,
 )
 from app.contacts.service import FUTURE_TOLERANCE, parse_tags, touch_last_interaction
-from app.db import utcnow
+from app.db import table_of, utcnow
 from app.errors import DomainError, Forbidden, Invalid
 
 BATCH = 2000
@@ -151,6 +151,7 @@ def _bulk_insert_ids(session: Session, table: Table, rows: Sequence[dict[str, An
 def _copy(session: Session, table: Table, columns: Sequence[str], rows: Iterable[Any]) -> None:
     """COPY rows into a table through the session's own connection (same transaction)."""
     dbapi = session.connection().connection.driver_connection
+    assert dbapi is not None
     names = ", ".join(table.c[c].name for c in columns)  # known column names only
     with dbapi.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
         for row in rows:
@@ -309,7 +310,7 @@ def resolve_organizations(
     names = sorted({n.lower() for n, _ in pairs if n})
     by_domain: dict[str, tuple[int, str]] = {}
     by_name: dict[str, tuple[int, str]] = {}
-    org = Organization.__table__
+    org = table_of(Organization)
     for chunk in _chunks(domains, LOOKUP_BATCH):
         for row in session.execute(
             select(org.c.id, org.c.name, org.c.domain).where(org.c.domain.in_(chunk))
@@ -366,7 +367,7 @@ def _tag_ids(session: Session, names: Iterable[str]) -> dict[str, int]:
     wanted = sorted(set(names))
     if not wanted:
         return {}
-    tags = Tag.__table__
+    tags = table_of(Tag)
     found: dict[str, int] = {}
     for chunk in _chunks(wanted, LOOKUP_BATCH):
         found.update(
@@ -409,7 +410,7 @@ def _existing_contacts(
     session: Session, emails: Sequence[str], urls: Sequence[str]
 ) -> tuple[dict[str, int], dict[str, int], dict[int, dict[str, Any]]]:
     """Existing people by email and by LinkedIn URL, merges followed to the kept person."""
-    table = Contact.__table__
+    table = table_of(Contact)
     cols = [table.c[name] for name in _LOOKUP_COLUMNS]
     records: dict[int, dict[str, Any]] = {}
     by_email: dict[str, int] = {}
@@ -543,7 +544,7 @@ def import_contacts(
     links: list[tuple[int, int]] = []
 
     # 4. New people, in batches.
-    table = Contact.__table__
+    table = table_of(Contact)
     new_links: list[tuple[int, int]] = []
     for chunk in _chunks(new, BATCH):
         params = []
@@ -659,7 +660,7 @@ def import_contacts(
         _link_tags(session, new_links)
     if consent_events:
         for chunk in _chunks(consent_events, BATCH):
-            session.execute(insert(ConsentEvent.__table__), list(chunk))
+            session.execute(insert(table_of(ConsentEvent)), list(chunk))
         audit_rows = [
             {
                 "actor_id": actor_id,
@@ -677,7 +678,7 @@ def import_contacts(
             for e in consent_events
         ]
         for chunk in _chunks(audit_rows, BATCH):
-            session.execute(insert(AuditEvent.__table__), list(chunk))
+            session.execute(insert(table_of(AuditEvent)), list(chunk))
     # ORM objects already in the session may hold stale values.
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Contact) and obj.id in changed_ids:
@@ -696,7 +697,7 @@ def _consent_event(
 
 
 def _organization_names(session: Session, ids: set[int]) -> dict[int, str]:
-    org = Organization.__table__
+    org = table_of(Organization)
     out: dict[int, str] = {}
     for chunk in _chunks(sorted(ids), LOOKUP_BATCH):
         out.update(
@@ -867,16 +868,16 @@ def import_relationships(
             continue
         first_line[key] = line
         accepted[key] = {"strength": strength, "since": since}
-    rel = Relationship.__table__
+    rel = table_of(Relationship)
     existing: dict[tuple[int, int, str], tuple[int, float, datetime | None]] = {}
     sources = sorted({k[0] for k in accepted})
     for chunk in _chunks(sources, LOOKUP_BATCH):
-        for row in session.execute(
+        for found in session.execute(
             select(rel.c.id, rel.c.from_contact_id, rel.c.to_contact_id, rel.c.kind,
                    rel.c.strength, rel.c.since).where(rel.c.from_contact_id.in_(chunk))
         ):  # fmt: skip
-            existing[(row.from_contact_id, row.to_contact_id, row.kind)] = (
-                row.id, row.strength, row.since,
+            existing[(found.from_contact_id, found.to_contact_id, found.kind)] = (
+                found.id, found.strength, found.since,
             )  # fmt: skip
     inserts, updates = [], []
     for key, values in accepted.items():
@@ -997,7 +998,7 @@ def import_interactions(
         first_line[external_id] = line
         values["external_id"] = external_id
         accepted.append((line, values, ids))
-    table = Interaction.__table__
+    table = table_of(Interaction)
     known: set[str] = set()
     for chunk in _chunks(sorted(first_line), LOOKUP_BATCH):
         known.update(

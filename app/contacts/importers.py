@@ -506,7 +506,9 @@ class VCardProperty:
 
 
 def _split_unquoted(text: str, sep: str, limit: int = -1) -> list[str]:
-    parts, current, quoted = [], [], False
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
     for ch in text:
         if ch == '"':
             quoted = not quoted
@@ -701,7 +703,7 @@ def _vcard_row(line: int, props: list[VCardProperty]) -> dict[str, Any]:
     def first(name: str) -> VCardProperty | None:
         matching = [p for p in props if p.name == name and p.value.strip()]
         preferred = [p for p in matching if p.preferred]
-        return (preferred or matching or [None])[0]
+        return (preferred or matching or [None])[0]  # type: ignore[list-item]
 
     kind = first("KIND")
     if kind is not None and kind.value.strip().lower() in ("group", "org", "location"):

@@ -76,7 +76,7 @@ def available(session: Session) -> bool:
         return False
     engine = bind if isinstance(bind, Engine) else bind.engine
     if engine not in _available:
-        names = set(
+        names: set[str] = set(
             session.execute(
                 select(column("name"))
                 .select_from(table("sqlite_master"))

@@ -92,7 +92,9 @@ def backtest(
                     Interaction.occurred_at > as_of - timedelta(days=365),
                 )
                 .group_by(ip.c.contact_id)
-            ).all()
+            )
+            .tuples()
+            .all()
         )
     )
     if k is None:

@@ -50,6 +50,7 @@ def read_person_facts(
             key_account=bool(org and org.key_account),
         )
 
+    totals: Iterable[Totals]
     if session.get_bind().dialect.name == "postgresql":
         totals = _totals_in_database(session, as_of, half_life_days)
     else:

@@ -305,7 +305,9 @@ def _tier_inputs(
         )
         if circle_id is not None:
             previous.setdefault(circle_id, set()).add(cid)
-    capacities = dict(session.execute(select(User.id, User.capacity).where(User.active)).all())
+    capacities = dict(
+        session.execute(select(User.id, User.capacity).where(User.active)).tuples().all()
+    )
     return candidates, capacities, previous
 
 
@@ -327,6 +329,7 @@ def _copy_in(
     """PostgreSQL COPY through the session's own connection: inside the run's transaction,
     so the results still commit (or roll back) together with the 'done' status."""
     raw = session.connection().connection.driver_connection
+    assert raw is not None
     with raw.cursor() as cur:
         with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import chain
-from typing import Any
+from typing import Any, TypeAlias
 
 import networkx as nx
 import numpy as np
@@ -187,7 +187,8 @@ class Adjacency:
         graph = nx.Graph()
         rows = np.flatnonzero(keep).tolist()
         graph.add_nodes_from(self.nodes[i] for i in rows)
-        adj, nodes, pending = graph._adj, self.nodes, {}
+        adj, nodes = graph._adj, self.nodes
+        pending: dict[tuple[int, int], dict[str, float]] = {}
         for i in rows:
             start, end = int(self.indptr[i]), int(self.indptr[i + 1])
             neighbours = self.indices[start:end]
@@ -239,7 +240,7 @@ def _pagerank(adj: Adjacency, alpha: float, max_iter: int, tol: float) -> np.nda
     raise nx.PowerIterationFailedConvergence(max_iter)
 
 
-Graph = nx.Graph | Adjacency  # the scoring functions take either
+Graph: TypeAlias = nx.Graph | Adjacency  # the scoring functions take either
 
 
 def _arrays(graph: Graph, adjacency: Adjacency | None = None) -> Adjacency:
@@ -364,7 +365,8 @@ def score_people(
         ),
     }
     total_weight = sum(weights.values())
-    potential = sum(comp[name] * weights[name] for name in COMPONENTS) * (100 / total_weight)
+    weighted: np.ndarray = sum(comp[name] * weights[name] for name in COMPONENTS)  # type: ignore[assignment]
+    potential = weighted * (100 / total_weight)
 
     order = np.lexsort((np.asarray(nodes), -potential))  # best first, ties by id
     known, contributors = _network_details(

@@ -148,7 +148,7 @@ def _segment_form(segment: Segment | None) -> Any:
 
 
 def _save(session: Any, segment: Segment | None, form: SegmentForm, kind: str) -> Segment:
-    values = {
+    values: dict[str, Any] = {
         "name": form.name.data or "",
         "description": form.description.data or "",
         "match": form.match.data or "all",

@@ -302,8 +302,8 @@ def _plan_circle(members: list[int], info: Mapping[int, Candidate]) -> CirclePla
                 name, basis = value, f"{label}: {value} ({count}/{size})"
                 break
     if not name:
-        industries = Counter(info[m].industry for m in members if info[m].industry)
-        cities = Counter(info[m].city for m in members if info[m].city)
+        industries = Counter(str(info[m].industry) for m in members if info[m].industry)
+        cities = Counter(str(info[m].city) for m in members if info[m].city)
         parts = [v for v, _ in industries.most_common(1)] + [v for v, _ in cities.most_common(1)]
         name = " · ".join(parts) or "Circle"
         basis = "mixed: " + name

@@ -46,7 +46,9 @@ def _latest_scores(contact_ids: list[int]) -> dict[int, float]:
             select(ContactScore.contact_id, ContactScore.potential).where(
                 ContactScore.run_id == run.id, ContactScore.contact_id.in_(contact_ids)
             )
-        ).all()
+        )
+        .tuples()
+        .all()
     )
 
 
@@ -67,12 +69,14 @@ def board() -> Any:
         slot["people"].append(c)
     for slot in owners.values():
         slot["people"].sort(key=lambda c: -scores.get(c.id, 0))
-    counts = dict(
+    counts: dict[str, int] = dict(
         db.session.execute(
             select(Contact.tier, func.count())
             .where(visible, Contact.erased_at.is_(None), Contact.merged_into_id.is_(None))
             .group_by(Contact.tier)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     circles = db.session.execute(
         select(Circle, func.count(TierAssignment.contact_id))
