@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,28 @@ from app.segments.models import Circle, ContactScore, ScoreRun, TierAssignment, 
 from app.segments.scoring import COMPONENTS
 
 bp = Blueprint("segments", __name__)
+
+
+# A circle's basis is stored in words ("industry: vino (7/12)", "mixed: vino · Torino"):
+# shown in the reader's language.
+_BASIS = re.compile(r"^(organisation|industry|city): (.*) \((\d+)/(\d+)\)$")
+
+
+@bp.app_template_filter("circle_basis")
+def circle_basis(basis: str | None) -> str:
+    if not basis:
+        return ""
+    match = _BASIS.match(basis)
+    if match:
+        kind, value, count, size = match.groups()
+        label = {"organisation": _("organisation"), "industry": _("industry"), "city": _("city")}
+        return _(
+            "%(label)s: %(value)s (%(count)s of %(size)s)",
+            label=label[kind], value=value, count=count, size=size,
+        )  # fmt: skip
+    if basis.startswith("mixed: "):
+        return _("mixed: %(what)s", what=basis.removeprefix("mixed: "))
+    return basis
 
 
 @bp.before_request

@@ -107,3 +107,19 @@ def test_backtest_page(
         as_text=True
     )
     assert "ROC AUC" in html
+
+
+def test_circle_basis_reads_in_the_users_language(app) -> None:  # type: ignore[no-untyped-def]
+    from flask_babel import refresh
+
+    from app.segments.views import circle_basis
+
+    with app.test_request_context(headers={"Accept-Language": "it"}):
+        refresh()  # the locale is cached in the (shared) app context
+        assert circle_basis("industry: vino (7/12)") == "settore: vino (7 su 12)"
+        assert circle_basis("organisation: Alfa Srl (5/9)") == "azienda: Alfa Srl (5 su 9)"
+        assert circle_basis("mixed: vino · Torino") == "misto: vino · Torino"
+        assert circle_basis("hand-made note") == "hand-made note" and circle_basis(None) == ""
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        refresh()
+        assert circle_basis("city: Forlì (3/5)") == "city: Forlì (3 of 5)"
