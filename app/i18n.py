@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from flask import Flask, current_app, has_request_context, request, session
-from flask_babel import format_currency, format_datetime, format_decimal, get_locale
+from flask_babel import (
+    LazyString,
+    format_currency,
+    format_datetime,
+    format_decimal,
+    get_locale,
+    gettext,
+)
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 
 def select_locale() -> str | None:
@@ -67,3 +76,15 @@ def register_filters(app: Flask) -> None:
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["number"] = number
     app.jinja_env.globals["get_locale"] = get_locale
+
+
+def value_label(value: str) -> str:
+    """A stored value (a kind, a channel, a status) in the reader's language: its
+    translation (app/translations/data_msgids.py lists them), else itself with spaces."""
+    text = gettext(value)
+    return text.replace("_", " ") if text == value else text
+
+
+def value_choices(values: Iterable[str]) -> list[SelectChoice]:
+    """Select options for stored values, labelled in the reader's language."""
+    return [SelectChoice(v, LazyString(value_label, v)) for v in values]

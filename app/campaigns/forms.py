@@ -15,11 +15,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.campaigns.models import POST_LABELS, SOCIAL_NETWORKS
-
-
-def _choices(values: tuple[str, ...]) -> list[SelectChoice]:
-    return [SelectChoice(v, v.replace("_", " ")) for v in values]
-
+from app.i18n import value_choices
 
 KIND_CHOICES = [
     SelectChoice("tailored", _l("Tailored (one-to-one, approved one by one)")),
@@ -101,17 +97,17 @@ class ApproveForm(FlaskForm):
 
 
 class PostForm(FlaskForm):
-    network = SelectField(_l("Network"), choices=_choices(SOCIAL_NETWORKS))
-    label = SelectField(_l("Label"), choices=_choices(POST_LABELS))
+    network = SelectField(_l("Network"), choices=value_choices(SOCIAL_NETWORKS))
+    label = SelectField(_l("Label"), choices=value_choices(POST_LABELS))
     body = TextAreaField(_l("Post"), validators=[DataRequired(), Length(max=70000)])
     scheduled_at = DateTimeLocalField(_l("At (your time)"), validators=[DataRequired()])
 
 
 class SlotForm(FlaskForm):
-    network = SelectField(_l("Network"), choices=_choices(SOCIAL_NETWORKS))
+    network = SelectField(_l("Network"), choices=value_choices(SOCIAL_NETWORKS))
     weekday = SelectField(_l("Every"), choices=WEEKDAYS, coerce=int)
     at_time = TimeField(_l("At"), validators=[DataRequired()])
-    label = SelectField(_l("Label"), choices=[SelectChoice("", "—"), *_choices(POST_LABELS)])
+    label = SelectField(_l("Label"), choices=[SelectChoice("", "—"), *value_choices(POST_LABELS)])
 
 
 class PreviewForm(FlaskForm):

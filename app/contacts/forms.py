@@ -26,16 +26,13 @@ from app.contacts.models import (
     RELATIONSHIP_KINDS,
     SIZE_BANDS,
 )
+from app.i18n import value_choices
 
 LANGUAGES = [
     SelectChoice(value, label)
     for value, label in (("", "—"), ("it", "Italiano"), ("en", "English"), ("de", "Deutsch"),
                          ("fr", "Français"), ("es", "Español"))
 ]  # fmt: skip
-
-
-def _choices(values: tuple[str, ...]) -> list[SelectChoice]:
-    return [SelectChoice(v, v.replace("_", " ")) for v in values]
 
 
 class ContactForm(FlaskForm):
@@ -64,8 +61,8 @@ class ContactForm(FlaskForm):
 
 
 class ConsentForm(FlaskForm):
-    status = SelectField(_l("Consent"), choices=_choices(CONSENT_STATUSES))
-    basis = SelectField(_l("Legal basis"), choices=_choices(CONSENT_BASES))
+    status = SelectField(_l("Consent"), choices=value_choices(CONSENT_STATUSES))
+    basis = SelectField(_l("Legal basis"), choices=value_choices(CONSENT_BASES))
     note = StringField(_l("Note (how it was given or withdrawn)"), validators=[Length(max=500)])
 
 
@@ -73,7 +70,7 @@ class RelationshipForm(FlaskForm):
     other = StringField(
         _l("Other person (email or LinkedIn URL)"), validators=[DataRequired(), Length(max=300)]
     )
-    kind = SelectField(_l("Kind"), choices=_choices(RELATIONSHIP_KINDS))
+    kind = SelectField(_l("Kind"), choices=value_choices(RELATIONSHIP_KINDS))
     strength = FloatField(_l("Strength (0–1)"), default=0.5, validators=[NumberRange(0, 1)])
 
 
@@ -82,9 +79,9 @@ class InteractionForm(FlaskForm):
         _l("Other participants (emails or LinkedIn URLs, comma separated)"),
         validators=[Optional(), Length(max=2000)],
     )
-    channel = SelectField(_l("Channel"), choices=_choices(CHANNELS), default="meeting")
-    direction = SelectField(_l("Direction"), choices=_choices(DIRECTIONS), default="outbound")
-    kind = SelectField(_l("Kind"), choices=_choices(INTERACTION_KINDS), default="meeting")
+    channel = SelectField(_l("Channel"), choices=value_choices(CHANNELS), default="meeting")
+    direction = SelectField(_l("Direction"), choices=value_choices(DIRECTIONS), default="outbound")
+    kind = SelectField(_l("Kind"), choices=value_choices(INTERACTION_KINDS), default="meeting")
     occurred_at = DateTimeLocalField(
         _l("When"), format="%Y-%m-%dT%H:%M", validators=[InputRequired()]
     )

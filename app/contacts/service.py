@@ -644,7 +644,7 @@ def relationships_of(session: Session, contact: Contact) -> list[Relationship]:
                 )
             )
             .options(selectinload(Relationship.from_contact), selectinload(Relationship.to_contact))
-            .order_by(Relationship.kind, Relationship.id)
+            .order_by(Relationship.strength.desc(), Relationship.kind, Relationship.id)
         )
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -88,7 +89,7 @@ def explanation_words(expl: dict[str, Any]) -> list[str]:
             score=round(expl["potential"]),
             rank=expl["rank"],
             people=expl["people"],
-            pct=expl["top_percent"],
+            pct=format_decimal(expl["top_percent"]),  # 0,1 in Italian
         )  # fmt: skip
     ]
     if c["influence"] >= 0.9:

@@ -212,3 +212,25 @@ def test_account_pages(
     assert resp.status_code == 422
     html = client.get(f"/accounts/{org.id}").get_data(as_text=True)
     assert "Cantina Rossi" in html and "25.000" in html or "25,000" in html
+
+
+def test_a_hubs_relationships_fold_strongest_first_in_the_readers_language(
+    client: FlaskClient, login, session: Session, users: dict[str, User]
+) -> None:
+    m = users["manager"]
+    hub = person(session, m, "Hub")
+    for i in range(15):
+        other = person(session, m, f"Tie{i:02d}")
+        service.add_relationship(session, m, hub, other, "colleague", round(0.1 + i * 0.05, 2))
+    session.commit()
+    login(m)
+    html = client.get(f"/contacts/{hub.id}", headers={"Accept-Language": "it"}).get_data(
+        as_text=True
+    )
+    section = html.split('id="relationships"')[1].split("</section>")[0]
+    shown, folded = section.split("<details")
+    assert shown.index("Tie14") < shown.index("Tie13")  # strongest first
+    assert "Tie02" not in shown and "Tie02" in folded  # the weakest three fold away
+    assert "Tutte le 15 relazioni" in folded
+    assert "0,8" in shown  # strengths in the reader's number format
+    assert '<option value="colleague">collega</option>' in section  # the kind, in Italian
