@@ -28,12 +28,14 @@ def graph_cli() -> None:
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="Wait for the worker and print its progress.")  # fmt: skip
 @click.option("--inline", is_flag=True, help="Run here instead of on a worker.")
+@click.option("--reform-circles", is_flag=True,
+              help="Form every circle afresh instead of keeping them.")  # fmt: skip
 @with_appcontext
-def score(wait: bool, inline: bool) -> None:
+def score(wait: bool, inline: bool, reform_circles: bool) -> None:
     """Enqueue a scoring and tiering run (refused while another is running)."""
     try:
         with db.transaction() as session:
-            run = runs.start_run(session, None, trigger="cli")
+            run = runs.start_run(session, None, trigger="cli", reform_circles=reform_circles)
             run_id = run.id
             if not inline:
                 enqueue_run(session, run)

@@ -113,8 +113,12 @@ def start_run(
     *,
     trigger: str = "manual",
     as_of: datetime | None = None,
+    reform_circles: bool = False,
 ) -> ScoreRun:
-    """Create the run row (status running). A second run at once is refused, not raced."""
+    """Create the run row (status running). A second run at once is refused, not raced.
+
+    Circles are kept from run to run; `reform_circles` forms them all afresh from the
+    network as it is now (a circle keeps its identity when most of it stays together)."""
     if requested_by is not None and requested_by.role not in (Role.ADMIN, Role.MANAGER):
         raise Forbidden("Only managers can start a scoring run.")
     stale_before = utcnow() - STALE_AFTER
@@ -128,6 +132,8 @@ def start_run(
         running.finished_at = utcnow()
         session.flush()
     weights, params = current_settings(session)
+    if reform_circles:
+        params = {**params, "reform_circles": True}
     run = ScoreRun(
         status="running",
         trigger=trigger,
@@ -228,7 +234,7 @@ def _execute_run(session: Session, run_id: int, progress: Progress | None) -> di
     tier_params = TierParams(
         margin=float(params["margin"]), one_to_few_share=float(params["one_to_few_share"]),
         circle_min=int(params["circle_min"]), circle_max=int(params["circle_max"]),
-        seed=int(params["seed"]),
+        seed=int(params["seed"]), keep_circles=not params.get("reform_circles", False),
     )  # fmt: skip
     plan = assign_tiers(candidates, capacities, graph, tier_params, previous)
     timings["tier"] = round(time.perf_counter() - t0, 3)

@@ -48,6 +48,7 @@ class TierParams:
     circle_min: int = 5
     circle_max: int = 25
     seed: int = 42
+    keep_circles: bool = True  # False: form every circle afresh (a manager asked)
 
 
 @dataclass
@@ -137,7 +138,8 @@ def form_circles(
     would otherwise reshuffle most circles). Newcomers join the circle they are most tied
     to while it has room; the rest, and the members of circles that fell below circle_min,
     are grouped afresh. When fewer than half of the band keep a circle (the first run, or
-    a band that changed a lot), every circle is formed afresh.
+    a band that changed a lot), or when `params.keep_circles` is off (a manager asked),
+    every circle is formed afresh.
 
     Louvain runs on the band's own subgraph only (not on everyone: that would not fit
     the budget at 100k people), large communities are split again, and people left in
@@ -148,7 +150,7 @@ def form_circles(
         return []
     info = {c.contact_id: c for c in members}
     previous = dict(sorted(previous.items()))  # the same order whatever the rows' order
-    kept = _kept_circles(info, previous, params)
+    kept = _kept_circles(info, previous, params) if params.keep_circles else []
     if sum(len(plan.members) for plan in kept) * 2 < len(info):
         kept = []
     placed = {m for plan in kept for m in plan.members}

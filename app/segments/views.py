@@ -135,7 +135,10 @@ def board() -> Any:
 def start_run() -> Any:
     try:
         with db.transaction() as session:
-            run = runs.start_run(session, current_user, trigger="ui")
+            run = runs.start_run(
+                session, current_user, trigger="ui",
+                reform_circles=request.form.get("reform_circles") == "1",
+            )  # fmt: skip
             enqueue_run(session, run)
     except DomainError as exc:
         flash(exc.message, "error")

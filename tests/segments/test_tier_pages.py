@@ -123,3 +123,20 @@ def test_circle_basis_reads_in_the_users_language(app) -> None:  # type: ignore[
     with app.test_request_context(headers={"Accept-Language": "en"}):
         refresh()
         assert circle_basis("city: Forlì (3/5)") == "city: Forlì (3 of 5)"
+
+
+def test_a_manager_can_ask_a_run_to_form_the_circles_again(
+    client: FlaskClient, login, session: Session, users: dict[str, User], run_worker
+) -> None:
+    small_network(session, users["manager"], n=20)
+    login(users["manager"])
+    assert 'id="reform-circles"' in client.get("/tiers").get_data(as_text=True)
+    client.post("/tiers/runs", data={"reform_circles": "1"})
+    assert run_worker() == 0
+    client.post("/tiers/runs")
+    assert run_worker() == 0
+    session.rollback()
+    runs_made = session.scalars(select(ScoreRun).order_by(ScoreRun.id)).all()
+    assert [r.status for r in runs_made] == ["done", "done"]
+    assert runs_made[0].params.get("reform_circles") is True
+    assert "reform_circles" not in runs_made[1].params  # a one-off, not a setting

@@ -80,6 +80,10 @@ def test_circles_stay_put_when_the_weights_wobble() -> None:
     assert {p.reuse_id: p.members for p in after} == {
         cid: sorted(old) for cid, old in previous.items()
     }
+    # unless a manager asks for circles formed afresh
+    fresh = TierParams(circle_min=5, circle_max=12, seed=42, keep_circles=False)
+    reformed = form_circles(_band(wobbled), wobbled, fresh, previous)
+    assert sorted(p.members for p in reformed) == sorted(p.members for p in regrouped)
 
 
 def test_a_newcomer_joins_the_circle_they_are_tied_to() -> None:
