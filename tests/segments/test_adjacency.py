@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import networkx as nx
 import numpy as np
+import pytest
 
 from app.contacts.graph import GraphInput, graph_from_input
 from app.segments.scoring import Adjacency, bridging, influence, score_people
@@ -24,8 +25,11 @@ def _input(seed: int = 7, people: int = 300, ties: int = 2500) -> GraphInput:
     return GraphInput(datetime.now(UTC), nodes, orgs, rel, shared)
 
 
-def test_arrays_from_the_rows_equal_the_arrays_of_the_networkx_graph() -> None:
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_arrays_from_the_rows_equal_the_arrays_of_the_networkx_graph(shuffled: bool) -> None:
     data = _input()
+    if shuffled:  # people in any order: the arrays follow it, as networkx does
+        random.Random(3).shuffle(data.nodes)
     direct, via_networkx = Adjacency.from_input(data), Adjacency.of(graph_from_input(data))
     assert direct.nodes == via_networkx.nodes
     assert np.array_equal(direct.indptr, via_networkx.indptr)
