@@ -5,7 +5,7 @@ Services receive a `Session` and flush; the boundary (request, job, CLI command)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -60,6 +60,21 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def copy_rows(
+    session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """PostgreSQL `COPY ... FROM STDIN` through the session's own connection, so the rows
+    commit or roll back with the session's transaction. Several times faster than INSERT
+    for tens of thousands of rows. The values skip SQLAlchemy's type processing: JSON must
+    be encoded already and datetimes timezone-aware."""
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    names = ", ".join(f'"{c}"' for c in columns)
+    with raw.cursor() as cursor, cursor.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def table_of(model: type[Base]) -> Table:

@@ -42,7 +42,7 @@ from app.contacts.models import (
     interaction_participants,
 )
 from app.contacts.normalize import search_text, sort_name
-from app.db import UTCDateTime, table_of, utcnow
+from app.db import UTCDateTime, copy_rows, table_of, utcnow
 from app.demo_names import (
     CITIES,
     CONSUMER_EMAIL_DOMAINS,
@@ -982,12 +982,9 @@ def _copy(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     for row in rows:
         if any(row[c] is not None and row[c].tzinfo is None for c in utc_columns):
             raise ValueError("naive datetime given; Cerchia stores timezone-aware UTC only")
-    names = ", ".join(f'"{c}"' for c in columns)
-    driver_conn: Any = session.connection().connection.driver_connection
-    with driver_conn.cursor() as cursor:
-        with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-            for row in rows:
-                copy.write_row([Json(row[c]) if c in json_columns else row[c] for c in columns])
+    copy_rows(session, table.name, columns, (
+        [Json(row[c]) if c in json_columns else row[c] for c in columns] for row in rows
+    ))  # fmt: skip
 
 
 def _max_id(session: Session, table: Table) -> int:

@@ -60,7 +60,7 @@ from app.contacts.normalize import (
     sort_name,
 )
 from app.contacts.service import FUTURE_TOLERANCE, parse_tags, touch_last_interaction
-from app.db import table_of, utcnow
+from app.db import copy_rows, table_of, utcnow
 from app.errors import DomainError, Forbidden, Invalid
 
 BATCH = 2000
@@ -137,9 +137,9 @@ def _bulk_insert_ids(session: Session, table: Table, rows: Sequence[dict[str, An
     )
     columns = list(rows[0])
     json_columns = {c for c in columns if isinstance(table.c[c].type, JSON)}
-    _copy(
+    copy_rows(
         session,
-        table,
+        table.name,
         ["id", *columns],
         (
             [new_id, *(json.dumps(row[c]) if c in json_columns else row[c] for c in columns)]
@@ -147,16 +147,6 @@ def _bulk_insert_ids(session: Session, table: Table, rows: Sequence[dict[str, An
         ),
     )
     return ids
-
-
-def _copy(session: Session, table: Table, columns: Sequence[str], rows: Iterable[Any]) -> None:
-    """COPY rows into a table through the session's own connection (same transaction)."""
-    dbapi = session.connection().connection.driver_connection
-    assert dbapi is not None
-    names = ", ".join(table.c[c].name for c in columns)  # known column names only
-    with dbapi.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
 
 
 # ---------------------------------------------------------------- cleaning one row
@@ -665,7 +655,7 @@ def import_contacts(
     # 6. Tags and consent records.
     _link_tags(session, links)
     if session.get_bind().dialect.name == "postgresql":
-        _copy(session, contact_tags, ["contact_id", "tag_id"], new_links)
+        copy_rows(session, contact_tags.name, ["contact_id", "tag_id"], new_links)
     else:
         _link_tags(session, new_links)
     if consent_events:

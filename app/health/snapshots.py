@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.contacts.models import Contact, Interaction, Organization, interaction_participants
-from app.db import utcnow
+from app.db import copy_rows, utcnow
 from app.health.models import HealthRun, HealthSnapshot, HealthStatusChange
 from app.health.scoring import (
     STATUS_NAMES,
@@ -189,13 +189,10 @@ def _bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> No
     if connection.dialect.name == "postgresql":
         columns = [c.name for c in table.columns if c.name in rows[0]]
         json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-        with cursor, cursor.copy(sql) as copy:
-            for row in rows:
-                copy.write_row(
-                    [json.dumps(row[c]) if c in json_columns else row[c] for c in columns]
-                )
+        copy_rows(session, table.name, columns, (
+            [json.dumps(row[c]) if c in json_columns else row[c] for c in columns]
+            for row in rows
+        ))  # fmt: skip
         return
     for start in range(0, len(rows), BATCH):
         session.execute(insert(table), rows[start : start + BATCH])

@@ -12,7 +12,7 @@ import gc
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,7 +26,7 @@ from app import audit
 from app.auth.models import Role, User
 from app.contacts.graph import fetch_all, read_graph_input
 from app.contacts.models import Contact, Organization
-from app.db import utcnow
+from app.db import copy_rows, utcnow
 from app.errors import Conflict, Forbidden, Invalid
 from app.segments.facts import read_person_facts
 from app.segments.models import (
@@ -329,23 +329,10 @@ def _on_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _copy_in(
-    session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
-) -> None:
-    """PostgreSQL COPY through the session's own connection: inside the run's transaction,
-    so the results still commit (or roll back) together with the 'done' status."""
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    with raw.cursor() as cur:
-        with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-
-
 def _write_scores(session: Session, run_id: int, people: list[Any]) -> None:
     if _on_postgres(session):
         dumps = json.dumps
-        _copy_in(session, ContactScore.__tablename__, SCORE_COLUMNS, (
+        copy_rows(session, ContactScore.__tablename__, SCORE_COLUMNS, (
             (run_id, p.contact_id, p.potential, p.components["influence"],
              p.components["bridging"], p.components["engagement"],
              p.components["account_value"], p.components["sentiment"], p.rank, p.degree,
@@ -430,9 +417,9 @@ def _apply_tiers(session: Session, run: ScoreRun, candidates: list[Candidate], p
             delete(TierAssignment).where(TierAssignment.contact_id == any_(ids_param)),
             {"ids": changed_ids},
         )
-        _copy_in(session, TierAssignment.__tablename__, ASSIGNMENT_COLUMNS,
+        copy_rows(session, TierAssignment.__tablename__, ASSIGNMENT_COLUMNS,
                  ([row[c] for c in ASSIGNMENT_COLUMNS] for row in new_rows))  # fmt: skip
-        _copy_in(session, TierChange.__tablename__, CHANGE_COLUMNS,
+        copy_rows(session, TierChange.__tablename__, CHANGE_COLUMNS,
                  ([row[c] for c in CHANGE_COLUMNS] for row in changes))  # fmt: skip
         for tier, ids in by_tier.items():
             session.execute(
