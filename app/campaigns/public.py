@@ -67,19 +67,24 @@ def _client_ip() -> str:
     return request.remote_addr or ""
 
 
+def _view_drop(session: Any, token: str) -> Any:
+    """Open a reserved drop for this visitor: the link's checks and the view record."""
+    config = current_app.config
+    return drops.view(
+        session,
+        str(config["SECRET_KEY"]),
+        token,
+        _client_ip(),
+        request.headers.get("User-Agent"),
+        int(config.get("DROP_FORWARD_NETWORKS", 3)),
+    )
+
+
 @public_bp.get("/d/<token>")
 def drop_landing(token: str) -> Any:
-    config = current_app.config
     try:
         with db.transaction() as session:
-            opened = drops.view(
-                session,
-                str(config["SECRET_KEY"]),
-                token,
-                _client_ip(),
-                request.headers.get("User-Agent"),
-                int(config.get("DROP_FORWARD_NETWORKS", 3)),
-            )
+            opened = _view_drop(session, token)
             drop = opened.drop
             page = render_template("campaigns/drop_landing.html", drop=drop, token=token)
     except DomainError as exc:
@@ -95,17 +100,9 @@ def drop_landing(token: str) -> Any:
 
 @public_bp.get("/d/<token>/file")
 def drop_file(token: str) -> Any:
-    config = current_app.config
     try:
         with db.transaction() as session:
-            opened = drops.view(
-                session,
-                str(config["SECRET_KEY"]),
-                token,
-                _client_ip(),
-                request.headers.get("User-Agent"),
-                int(config.get("DROP_FORWARD_NETWORKS", 3)),
-            )
+            opened = _view_drop(session, token)
             drop = opened.drop
             stored, name = drop.stored_path, drop.file_name
     except DomainError as exc:
