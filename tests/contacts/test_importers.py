@@ -199,7 +199,10 @@ def test_relationship_and_interaction_files_need_their_columns() -> None:
     "raw",
     ["Mario.Rossi@Example.IT", "a+tag@sub.example.co.uk", "x@localhost", "a..b@example.com",
      "o'brien@example.ie", "  spaced@example.com ", "a@example.invalid", "user@xn--bcher-kva.ch",
-     "ünï@example.com", "a@b"],
+     "ünï@example.com", "a@b", "Niccolò.Rossi@Example.it", "jürgen.müller@example.de",
+     "u\u0308ber@example.de", "\u0301a@example.com", "a\u00a0b@example.com", "é..x@example.com",
+     "ΣΟΦΙΑ@example.gr", "ǅx@example.hr", "İpek@example.tr", "ß@example.de", "a\u200bb@example.com",
+     "用户@example.cn", "ü@例子.广告", "é" * 64 + "@example.com", "é" * 40 + "@example.com"],
 )  # fmt: skip
 def test_fast_email_check_agrees_with_the_canonical_one(raw: str) -> None:
     try:
