@@ -6,6 +6,7 @@ import logging
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -135,7 +136,12 @@ def serve_command(host: str, port: int) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     conn = jobs.redis_conn()
     env = dict(os.environ, REDIS_URL=jobs.redis_url_for(conn))
-    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"], env=env)
+    # Started in the checkout (where wsgi.py and config.py are), wherever serve was run from.
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
+        env=env,
+        cwd=Path(app.root_path).parent,
+    )
     click.echo(f"Cerchia is running at http://{host}:{port}/")
     click.echo("Sign in as manager@demo.cerchia.eu with the password 'cerchia-demo'.")
     try:
