@@ -70,11 +70,18 @@ def tier_label(tier: str | None) -> str:
     return labels.get(tier or "none", tier or "")
 
 
+def weekday_name(day: int, width: str = "abbreviated") -> str:
+    """Monday (0) to Sunday (6) in the reader's language, from Babel's locale data:
+    "lun" / "Mon" (abbreviated) or "lunedì" / "Monday" (wide)."""
+    return str(get_locale().days["format"][width][day])
+
+
 def register_filters(app: Flask) -> None:
     app.jinja_env.filters["tier"] = tier_label
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["number"] = number
+    app.jinja_env.filters["weekday"] = weekday_name
     app.jinja_env.globals["get_locale"] = get_locale
 
 

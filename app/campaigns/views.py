@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_interval
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
@@ -39,7 +41,7 @@ from app.campaigns.public import public_bp
 from app.contacts.models import Contact
 from app.errors import DomainError, Invalid, NotFound
 from app.extensions import db
-from app.i18n import select_timezone
+from app.i18n import select_timezone, weekday_name
 from app.segments.models import Circle, Segment
 
 bp = Blueprint("campaigns", __name__)
@@ -83,9 +85,8 @@ def _fill_choices(form: CampaignForm) -> None:
         SelectChoice(c.id, c.name)
         for c in session.scalars(select(Circle).where(Circle.active).order_by(Circle.name))
     ]
-    days = [_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")]
     form.slot_id.choices = [SelectChoice(0, "—")] + [
-        SelectChoice(s.id, f"{days[s.weekday]} {s.at_time:%H:%M} {s.network}")
+        SelectChoice(s.id, f"{weekday_name(s.weekday).capitalize()} {s.at_time:%H:%M} {s.network}")
         for s in session.scalars(select(PublicationSlot).where(PublicationSlot.active))
     ]
     form.audience_segment_id.choices = [SelectChoice(0, "—")] + [
@@ -507,12 +508,14 @@ def calendar_page() -> Any:
         end = start + timedelta(days=6)
         weeks = [[start + timedelta(days=i) for i in range(7)]]
         prev_day, next_day = start - timedelta(days=7), start + timedelta(days=7)
+        period = format_interval(start, end, "yMMMd", locale=get_locale())  # 23–29 nov 2026
     else:
         month = pycalendar.Calendar(firstweekday=0).monthdatescalendar(day.year, day.month)
         weeks, start, end = month, month[0][0], month[-1][-1]
         first = day.replace(day=1)
         prev_day = (first - timedelta(days=1)).replace(day=1)
         next_day = (first + timedelta(days=32)).replace(day=1)
+        period = format_date(day, "LLLL y").capitalize()  # "Novembre 2026"
     data = calendar.calendar_range(session, start, end, _zone())
     from app.campaigns.channels import CHARACTER_LIMITS
 
@@ -520,6 +523,7 @@ def calendar_page() -> Any:
         "campaigns/calendar.html",
         view=view,
         day=day,
+        period=period,
         weeks=weeks,
         data=data,
         prev_day=prev_day,

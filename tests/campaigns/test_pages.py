@@ -170,7 +170,18 @@ def test_calendar_posts_slots_and_limits(
         page = client.get(f"/campaigns/calendar?view={view}&date={when[:10]}")
         assert page.status_code == 200
         assert "linkedin" in page.get_data(as_text=True)
-    assert "free slot" in client.get("/campaigns/calendar?view=month").get_data(as_text=True)
+    page = client.get("/campaigns/calendar?view=month").get_data(as_text=True)
+    assert "free slot" in page and "<th>Mon</th>" in page and "Every Tuesday at 09:00" in page
+    # Day names come in the reader's language, not the server's C locale.
+    page = client.get("/campaigns/calendar?view=week&lang=it").get_data(as_text=True)
+    assert "<th>Lun</th>" in page and "<th>Mon</th>" not in page
+    assert "Ogni martedì alle 09:00: linkedin" in page
+    page = client.get("/campaigns/calendar?view=month&date=2027-03-10").get_data(as_text=True)
+    assert "Marzo 2027" in page  # the month shown is named
+    page = client.get("/campaigns/calendar?view=week&date=2027-03-10&lang=en").get_data(
+        as_text=True
+    )
+    assert "Mar 8\u2009–\u200914, 2027" in page  # CLDR puts thin spaces around the dash
 
     # Due posts go out through the export adapter.
     from app.campaigns import calendar as cal
