@@ -228,9 +228,15 @@ def evaluate_tiers(
     )
     # Dropped on success; on an error the rollback removes it (DDL is transactional).
     _EVAL.drop(conn, checkfirst=True)
-    # The updates bypassed the identity map: reload memberships the caller holds.
-    for obj in list(session.identity_map.values()):
-        if isinstance(obj, Membership):
+    # The updates bypassed the identity map: reload the memberships the caller holds. Only
+    # those this call evaluated: a sync that earns event by event holds thousands of them.
+    if run.upgraded or run.downgraded or run.grace_started or run.grace_cleared:
+        if membership_ids is None:
+            held = [o for o in session.identity_map.values() if isinstance(o, Membership)]
+        else:
+            keys = (session.identity_key(Membership, mid) for mid in membership_ids)
+            held = [o for k in keys if (o := session.identity_map.get(k)) is not None]
+        for obj in held:
             session.expire(obj)
     return run
 

@@ -171,6 +171,43 @@ def test_sync_purchases_reads_interactions_once(session: Session, users) -> None
     assert m.tier.name == "Silver"
 
 
+def _purchases(session: Session, actor, m, *euros: int) -> None:
+    for i, amount in enumerate(euros):
+        contacts.log_interaction(
+            session, actor, [m.contact], channel="shop", direction="inbound", kind="purchase",
+            occurred_at=T0 + timedelta(minutes=i), value_cents=amount * 100,
+        )  # fmt: skip
+
+
+def test_sync_moves_members_once_after_a_backlog(session: Session, users) -> None:
+    actor = users["manager"]
+    prog = programme(session, actor, referral_bonus_points=450)
+    m = member(session, actor, prog)
+    referrer = member(session, actor, prog)
+    contacts.add_relationship(session, actor, m.contact, referrer.contact, "referred_by", 0.5)
+    _purchases(session, actor, m, 60, 60, 400)
+    result = earning.sync_purchases(session, now=T0 + timedelta(hours=1))
+    assert (result.events, result.points) == (3, 520 + 450)  # with the referral bonus
+    assert m.tier.name == "Gold" and ledger.balance(session, m.id) == 520
+    assert referrer.tier.name == "Silver" and ledger.balance(session, referrer.id) == 450
+    moves = session.scalars(
+        select(LoyaltyTierChange).where(LoyaltyTierChange.membership_id == m.id)
+    ).all()
+    assert [(c.from_tier_id, c.to_tier_id) for c in moves] == [(None, prog.tiers[1].id)]
+
+
+def test_sync_keeps_tier_multipliers_exact_event_by_event(session: Session, users) -> None:
+    actor = users["manager"]
+    prog = programme(session, actor)
+    programmes.add_multiplier(
+        session, actor, prog, name="Silver", percent=200, tier_id=prog.tiers[0].id
+    )
+    m = member(session, actor, prog)
+    _purchases(session, actor, m, 150, 10)  # the second purchase is made as a Silver member
+    assert earning.sync_purchases(session, now=T0 + timedelta(hours=1)).points == 150 + 20
+    assert m.tier.name == "Silver"
+
+
 # ---------------------------------------------------------------- bad input writes nothing
 
 
