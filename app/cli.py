@@ -63,7 +63,8 @@ def db_current() -> None:
     "--with-runs/--data-only",
     default=True,
     show_default=True,
-    help="Also score the graph and back-fill a year of relationship health.",
+    help="Also score the graph, save segments, set up loyalty, campaigns and the calendar,"
+    " and back-fill a year of relationship health.",
 )
 @click.pass_context
 @with_appcontext
@@ -91,6 +92,12 @@ def demo_command(
 
         click.echo("Scoring the contact graph (tiers and circles)...")
         ctx.invoke(score, inline=True, wait=True)
+        click.echo("Segments, the loyalty programme, campaigns and the calendar...")
+        from app.demo_showcase import build_showcase
+
+        with db.transaction() as session:
+            for key, value in build_showcase(session).items():
+                click.echo(f"{key}: {value}")
         click.echo("Back-filling a year of relationship health (one snapshot a month)...")
         ctx.invoke(backfill, days=365, every=30)
     click.echo(f"Demo users share the password {DEMO_PASSWORD!r} (e.g. manager@demo.cerchia.eu).")

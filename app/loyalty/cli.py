@@ -54,32 +54,17 @@ def setup_demo_command() -> None:
     from sqlalchemy import select
 
     from app.auth.models import Role, User
+    from app.demo_showcase import create_demo_programme
     from app.extensions import db
-    from app.loyalty import programmes
-    from app.loyalty.earning import sync_purchases
-    from app.loyalty.models import Programme
 
     with db.transaction() as session:
-        if session.scalar(select(Programme).where(Programme.name == "Amici")) is not None:
-            click.echo("Amici exists already.")
-            return
         actor = session.scalars(select(User).where(User.role == Role.ADMIN)).first()
         if actor is None:
             raise click.ClickException("Create an admin user first (flask users create).")
-        prog = programmes.create_programme(
-            session, actor, name="Amici", eligibility="consent", enrolment="automatic",
-            expiry_days=365, referral_bonus_points=100, cents_per_100_points=50,
-        )  # fmt: skip
-        for name, threshold in (("Bronze", 0), ("Silver", 500), ("Gold", 2000)):
-            programmes.add_tier(session, actor, prog, name, threshold)
-        programmes.add_rule(session, actor, prog, kind="purchase", points=1, per_cents=100)
-        programmes.add_rule(
-            session, actor, prog, kind="interaction", points=20, interaction_kind="meeting"
-        )
-        programmes.add_reward(session, actor, prog, name="Gift card 10 EUR", points_cost=500)
-        programmes.add_reward(session, actor, prog, name="Tasting for two", points_cost=1500,
-                              stock=20, min_tier_id=prog.tiers[1].id)  # fmt: skip
-        result = sync_purchases(session, programme_id=prog.id)
+        result = create_demo_programme(session, actor)
+    if result is None:
+        click.echo("Amici exists already.")
+        return
     click.echo(
         f"Amici: {result.enrolled} members, {result.points} points from {result.events} events"
     )
