@@ -70,6 +70,7 @@ SEGMENTS: tuple[dict[str, Any], ...] = (
     },
 )
 STATIC_LIST = "Invitati alla cena di Natale"
+UNSUBSCRIBE = "\n\nPer non ricevere più messaggi: {{ unsubscribe_link }}"
 
 
 def _user(session: Session, email: str) -> User:
@@ -156,7 +157,7 @@ def create_demo_campaigns(session: Session, marketer: User, segment: Segment, no
             "audience_segment_id": segment.id, "language": "it", "promo_prefix": "NATALE",
             "subject": "{{ first_name }}, un regalo per {{ company }}",
             "body": "Gentile {{ first_name }},\nper le feste il codice {{ promo_code }} vale "
-                    "il 15% sul primo ordine di gennaio.\n\n{{ unsubscribe_link }}",
+                    "il 15% sul primo ordine di gennaio." + UNSUBSCRIBE,
         },
         {
             "name": "Anteprima listino 2027",
@@ -164,7 +165,7 @@ def create_demo_campaigns(session: Session, marketer: User, segment: Segment, no
             "language": "it",
             "subject": "{{ first_name }}, il listino 2027 prima di tutti",
             "body": "Gentile {{ first_name }},\nle abbiamo riservato l'anteprima del listino "
-                    "2027: {{ drop_link }}\nIl link è personale.\n\n{{ unsubscribe_link }}",
+                    "2027: {{ drop_link }}\nIl link è personale." + UNSUBSCRIBE,
         },
     ]  # fmt: skip
     if circle is not None:
@@ -175,7 +176,7 @@ def create_demo_campaigns(session: Session, marketer: User, segment: Segment, no
             "subject": "{{ first_name }}, ci vediamo a gennaio?",
             "body": "Gentile {{ first_name }},\nstiamo riunendo poche persone che conoscono "
                     "bene il nostro lavoro, {{ company }} tra queste. Le va un caffè a "
-                    "gennaio?\n\n{{ unsubscribe_link }}",
+                    "gennaio?" + UNSUBSCRIBE,
         })  # fmt: skip
     for values in drafts:
         campaign = launch.create_campaign(session, marketer, **values)

@@ -117,8 +117,12 @@ def next_slot_time(slot: PublicationSlot, tz: ZoneInfo, after: datetime | None =
     raise Invalid(_("This slot is not active."))
 
 
-def calendar_range(session: Session, start: date, end: date, tz: ZoneInfo) -> dict[str, Any]:
-    """Posts and free slot times between two days, grouped by local day."""
+def calendar_range(
+    session: Session, start: date, end: date, tz: ZoneInfo, now: datetime | None = None
+) -> dict[str, Any]:
+    """Posts and free slot times between two days, grouped by local day. A slot time
+    already past is not free: nothing can be planned there any more."""
+    now = now or utcnow()
     lo = datetime.combine(start, time.min, tzinfo=tz)
     hi = datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz)
     posts = list(
@@ -144,7 +148,7 @@ def calendar_range(session: Session, start: date, end: date, tz: ZoneInfo) -> di
             "posts"
         ].append(post)
     for at, slot in slot_occurrences(slots, start, end, tz):
-        if (slot.id, at) not in taken:
+        if at > now and (slot.id, at) not in taken:
             days[at.astimezone(tz).date()]["slots"].append((at, slot))
     return {"days": days, "slots": slots}
 

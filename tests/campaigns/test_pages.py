@@ -170,8 +170,12 @@ def test_calendar_posts_slots_and_limits(
         page = client.get(f"/campaigns/calendar?view={view}&date={when[:10]}")
         assert page.status_code == 200
         assert "linkedin" in page.get_data(as_text=True)
-    page = client.get("/campaigns/calendar?view=month").get_data(as_text=True)
+    next_week = (utcnow() + timedelta(days=7)).date().isoformat()
+    page = client.get(f"/campaigns/calendar?view=week&date={next_week}").get_data(as_text=True)
     assert "free slot" in page and "<th>Mon</th>" in page and "Every Tuesday at 09:00" in page
+    last_week = (utcnow() - timedelta(days=7)).date().isoformat()
+    page = client.get(f"/campaigns/calendar?view=week&date={last_week}").get_data(as_text=True)
+    assert "free slot" not in page  # a slot time gone by is not free any more
     # Day names come in the reader's language, not the server's C locale.
     page = client.get("/campaigns/calendar?view=week&lang=it").get_data(as_text=True)
     assert "<th>Lun</th>" in page and "<th>Mon</th>" not in page
