@@ -9,16 +9,19 @@ setup-demo` calls `create_demo_programme` alone.
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from flask_babel import gettext as _
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
-from app.campaigns import calendar, launch
-from app.campaigns.models import PublicationPost
+from app.campaigns import audiences, calendar, launch, tracking
+from app.campaigns.models import Campaign, Delivery, PublicationPost
 from app.contacts.models import Contact
+from app.contacts.service import log_interaction
 from app.db import utcnow
 from app.errors import Invalid
 from app.loyalty import programmes
@@ -89,12 +92,13 @@ def build_showcase(session: Session, now: datetime | None = None) -> dict[str, i
     segments = create_demo_segments(session, manager)
     loyalty = create_demo_programme(session, admin) or SyncResult()
     campaigns = create_demo_campaigns(session, marketer, segments[0], now)
+    sent = create_demo_sent_campaigns(session, marketer, now)
     posts = create_demo_calendar(session, marketer, now)
     return {
         "segments": len(segments),
         "loyalty_members": loyalty.enrolled,
         "loyalty_points": loyalty.points,
-        "campaigns": campaigns,
+        "campaigns": campaigns + sent,
         "calendar_posts": posts,
     }
 
@@ -187,6 +191,94 @@ def create_demo_campaigns(session: Session, marketer: User, segment: Segment, no
                 expires_at=now + timedelta(days=60),
             )  # fmt: skip
     return len(drafts)
+
+
+# (days ago, campaign, share of recipients who open, click, reply)
+SENT_CAMPAIGNS: tuple[tuple[int, dict[str, Any], tuple[float, float, float]], ...] = (
+    (35, {
+        "name": "Novità d'autunno", "kind": "promotion", "audience_kind": "tier",
+        "audience_tier": "broadcast", "language": "it", "promo_prefix": "AUTUNNO",
+        "subject": "Le novità d'autunno per {{ company }}",
+        "body": "Gentile {{ first_name }},\nil catalogo d'autunno è online: "
+                "https://example.org/autunno\nCon il codice {{ promo_code }} la spedizione è "
+                "gratuita fino a fine mese." + UNSUBSCRIBE,
+    }, (0.31, 0.07, 0.01)),
+    (14, {
+        "name": "Invito: tavola rotonda sull'export", "kind": "circle",
+        "audience_kind": "tier", "audience_tier": "one_to_few", "language": "it",
+        "subject": "{{ first_name }}, una tavola rotonda tra pochi",
+        "body": "Gentile {{ first_name }},\nil 12 dicembre riuniamo a Milano poche aziende "
+                "che esportano come {{ company }}. Il programma: "
+                "https://example.org/tavola-rotonda" + UNSUBSCRIBE,
+    }, (0.52, 0.2, 0.06)),
+)  # fmt: skip
+
+
+def create_demo_sent_campaigns(session: Session, marketer: User, now: datetime) -> int:
+    """Campaigns sent weeks ago, with what tracking recorded since: opens and clicks (as
+    Delivery times and light interactions) and replies that wait for an answer. Written as
+    history, like the rest of the demo; sending itself is shown by launching a draft."""
+    rng = random.Random(11)
+    for days_ago, values, (p_open, p_click, p_reply) in SENT_CAMPAIGNS:
+        campaign = launch.create_campaign(session, marketer, **values)
+        sent_at = (now - timedelta(days=days_ago)).replace(hour=8, minute=30, second=0)
+        ids = audiences.resolve_audience(session, campaign)
+        rows = [
+            {
+                "campaign_id": campaign.id, "contact_id": cid, "status": "sent",
+                "attempts": 1, "queued_at": sent_at, "sent_at": sent_at,
+                "promo_code": launch.promo_code("demo", campaign.promo_prefix, campaign.id, cid)
+                if campaign.promo_prefix else None,
+            }
+            for cid in ids
+        ]  # fmt: skip
+        session.execute(insert(Delivery), rows)
+        campaign.status, campaign.recipients_count = "done", len(ids)
+        campaign.launched_at, campaign.finished_at = sent_at, sent_at + timedelta(minutes=12)
+        session.flush()
+        for delivery in session.scalars(
+            select(Delivery).where(Delivery.campaign_id == campaign.id).order_by(Delivery.id)
+        ):
+            if rng.random() >= p_open:
+                continue
+            _track(session, campaign, delivery, sent_at, rng, p_click / p_open, p_reply / p_open)
+    session.flush()
+    return len(SENT_CAMPAIGNS)
+
+
+def _track(
+    session: Session,
+    campaign: Campaign,
+    delivery: Delivery,
+    sent_at: datetime,
+    rng: random.Random,
+    p_click: float,
+    p_reply: float,
+) -> None:
+    """One recipient who opened: the open, perhaps a click and a reply, as tracking writes them."""
+    contact = delivery.contact
+    delivery.opened_at = sent_at + timedelta(minutes=rng.randrange(20, 3 * 24 * 60))
+    touches = [("open", f"open:{delivery.id}", _("Opened “%(name)s”", name=campaign.name))]
+    if rng.random() < p_click:
+        delivery.clicked_at = delivery.opened_at + timedelta(minutes=rng.randrange(1, 30))
+        touches.append(
+            ("click", f"click:{delivery.id}:demo", _("Clicked %(url)s", url="https://example.org"))
+        )
+    for kind, key, summary in touches:
+        at = delivery.clicked_at if kind == "click" else delivery.opened_at
+        assert at is not None
+        log_interaction(
+            session, None, [contact], channel="email", direction="inbound", kind=kind,
+            occurred_at=at, summary=summary, source=tracking.TRACKING_SOURCE, external_id=key,
+        )  # fmt: skip
+    if rng.random() < p_reply:
+        tracking.record_reply(
+            session, None, campaign.id, contact.id,
+            occurred_at=delivery.opened_at + timedelta(hours=rng.randrange(1, 30)),
+            sentiment=round(rng.uniform(-0.2, 0.9), 2),
+            summary=rng.choice(("Ci sarò, grazie.", "Mandatemi il programma completo.",
+                                "Quest'anno non riesco, teniamoci in contatto.")),
+        )  # fmt: skip
 
 
 CALENDAR_SLOTS = (

@@ -8,6 +8,8 @@ from sqlalchemy.orm import Session
 from app.auth.models import User
 from app.campaigns import launch
 from app.campaigns.models import Campaign, PublicationPost, PublicationSlot, ReservedDrop
+from app.campaigns.sending import results_by_tier
+from app.contacts.models import Interaction
 from app.db import utcnow
 from app.demo import build_demo
 from app.demo_showcase import build_showcase, create_demo_programme
@@ -26,7 +28,7 @@ def test_segments_loyalty_campaigns_and_calendar_on_the_demo(session: Session) -
 
     summary = build_showcase(session)
     session.commit()
-    assert summary["segments"] == 5 and summary["campaigns"] == 3
+    assert summary["segments"] == 5 and summary["campaigns"] == 5
 
     # Segments: each counts live people; the static list holds hand-picked ones.
     manager = session.scalars(select(User).where(User.role == "manager")).one()
@@ -47,13 +49,24 @@ def test_segments_loyalty_campaigns_and_calendar_on_the_demo(session: Session) -
     assert {t.name for t in programme.tiers} == {"Bronze", "Silver", "Gold"}
     assert create_demo_programme(session, manager) is None  # a second setup does nothing
 
-    # Campaigns: drafts that would pass the launch checks, one per kind that writes.
-    campaigns = session.scalars(select(Campaign)).all()
-    assert {c.kind for c in campaigns} == {"promotion", "reserved_drop", "circle"}
-    assert all(c.status == "draft" for c in campaigns)
-    for campaign in campaigns:
+    # Campaigns: drafts that would pass the launch checks, one per kind that writes...
+    drafts = session.scalars(select(Campaign).where(Campaign.status == "draft")).all()
+    assert {c.kind for c in drafts} == {"promotion", "reserved_drop", "circle"}
+    for campaign in drafts:
         launch.check_campaign(session, campaign)
     assert session.scalar(select(func.count()).select_from(ReservedDrop)) == 1
+    # ... and two sent weeks ago, with opens, clicks and replies waiting for an answer.
+    sent = session.scalars(select(Campaign).where(Campaign.status == "done")).all()
+    assert len(sent) == 2 and all(c.recipients_count > 0 for c in sent)
+    results = {r["tier"]: r for r in results_by_tier(session)}
+    assert set(results) == {"broadcast", "one_to_few"}
+    assert all(
+        0 < r["opened"] < r["sent"] and r["clicked"] <= r["opened"] for r in results.values()
+    )
+    replies = session.scalars(
+        select(Interaction).where(Interaction.source == "campaign-reply")
+    ).all()
+    assert replies and all(i.needs_answer for i in replies)
 
     # Calendar: recurring slots, published posts behind us and planned ones ahead.
     assert session.scalar(select(func.count()).select_from(PublicationSlot)) == 3

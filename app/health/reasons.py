@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -20,7 +21,11 @@ def status_label(status: str) -> str:
 
 def reason_text(reason: dict[str, Any]) -> str:
     code = reason.get("code")
-    r = reason
+    # numbers in the reader's format: "3,7×", "da 0,14 a -0,45" in Italian
+    r = {
+        k: format_decimal(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+        for k, v in reason.items()
+    }
     if code == "silent_at_risk":
         return _(
             "Silent for %(days)s days, %(ratio)s× their usual gap of %(gap)s days "
