@@ -100,6 +100,15 @@ def demo_command(
                 click.echo(f"{key}: {value}")
         click.echo("Back-filling a year of relationship health (one snapshot a month)...")
         ctx.invoke(backfill, days=365, every=30)
+        from app.health import alerts, snapshots
+        from app.health.jobs import params_from_config
+
+        with db.transaction() as session:  # what today's daily health job would raise
+            target = params_from_config(current_app.config).response_target_hours
+            raised = alerts.raise_overdue_alerts(session, target)
+            today = snapshots.latest_run(session)
+            raised += alerts.raise_status_alerts(session, today) if today else 0
+        click.echo(f"alerts: {raised}")
     click.echo(f"Demo users share the password {DEMO_PASSWORD!r} (e.g. manager@demo.cerchia.eu).")
 
 
