@@ -70,6 +70,14 @@ def tier_label(tier: str | None) -> str:
     return labels.get(tier or "none", tier or "")
 
 
+def decimal(value: float | None, digits: int = 1, signed: bool = False) -> str:
+    """A number with a fixed count of decimals in the reader's format: 0,693 / +0,5."""
+    if value is None:
+        return ""
+    pattern = "#,##0." + "0" * digits if digits else "#,##0"
+    return format_decimal(value, f"+{pattern};-{pattern}" if signed else pattern)
+
+
 def weekday_name(day: int, width: str = "abbreviated") -> str:
     """Monday (0) to Sunday (6) in the reader's language, from Babel's locale data:
     "lun" / "Mon" (abbreviated) or "lunedì" / "Monday" (wide)."""
@@ -81,6 +89,7 @@ def register_filters(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["number"] = number
+    app.jinja_env.filters["decimal"] = decimal
     app.jinja_env.filters["weekday"] = weekday_name
     app.jinja_env.globals["get_locale"] = get_locale
 

@@ -197,3 +197,17 @@ def test_account_page_formats_money_and_dates_the_italian_way(
     expected = format_datetime(last, "short", tzinfo=zone, locale="it").replace("\u202f", " ")
     assert expected.startswith("07/03/25")  # day first, as Italians write it
     assert expected in html
+
+
+def test_decimals_and_day_names_in_the_readers_format(app: Flask) -> None:
+    from flask_babel import force_locale
+
+    from app.i18n import decimal, weekday_name
+
+    with app.test_request_context():
+        with force_locale("it"):
+            assert (decimal(0.6931, 3), decimal(-0.25, 1, signed=True)) == ("0,693", "-0,2")
+            assert (decimal(0.5, 1, signed=True), decimal(None)) == ("+0,5", "")
+            assert (weekday_name(0), weekday_name(6, "wide")) == ("lun", "domenica")
+        with force_locale("en"):
+            assert (decimal(1234.5, 2), weekday_name(0)) == ("1,234.50", "Mon")

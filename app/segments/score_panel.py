@@ -16,6 +16,7 @@ from app.contacts.graph import read_ego_graph
 from app.contacts.models import Contact, Organization
 from app.contacts.service import visible_contacts_clause
 from app.db import utcnow
+from app.i18n import decimal
 from app.segments.explain import explain_contact, explanation_words, score_history
 
 COMPONENT_LABELS = {
@@ -34,7 +35,7 @@ def score_panel(session: Session, user: User, contact: Contact) -> dict[str, Any
         panel["bars"] = charts.bar_chart_svg(
             [(_(COMPONENT_LABELS[k]), v) for k, v in expl["components"].items()],
             max_value=1.0,
-            value_format=lambda v: f"{v:.2f}",
+            value_format=lambda v: decimal(v, 2),  # 0,80 in Italian
         )
     history = score_history(session, contact.id)
     panel["history"] = history
