@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -160,6 +161,9 @@ def serve_command(host: str, port: int) -> None:
     )
     click.echo(f"Cerchia is running at http://{host}:{port}/")
     click.echo("Sign in as manager@demo.cerchia.eu with the password 'cerchia-demo'.")
+    # Stopped with SIGTERM (kill, a process manager), still stop the worker below: an
+    # orphaned worker would keep taking jobs with the old settings.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         # Flask ignores app.run() inside its own CLI; werkzeug's server is what it would run.
         run_simple(host, port, app, threaded=True, use_reloader=False)
