@@ -153,6 +153,8 @@ def serve_command(host: str, port: int) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     conn = jobs.redis_conn()
     env = dict(os.environ, REDIS_URL=jobs.redis_url_for(conn))
+    if "BASE_URL" not in os.environ:  # links in messages point at this server
+        app.config["BASE_URL"] = env["BASE_URL"] = f"http://{host}:{port}"
     # Started in the checkout (where wsgi.py and config.py are), wherever serve was run from.
     worker = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],

@@ -147,11 +147,15 @@ def _draw_charts(session: Any) -> dict[str, dict[str, Any]]:
         (_("One-to-one"), [(d, round(top, 1)) for d, _avg, top in potential if top is not None]),
     ]
     potential_series = [(label, points) for label, points in potential_series if points]
+    # One day of scores is a dot, not a trend: say when the line will appear instead.
+    one_day = bool(potential_series) and max(len(points) for _label, points in potential_series) < 2
     charts["potential"] = {
         "title": _("Average potential score"),
         "svg": line_chart_svg(
-            potential_series, title=_("Average potential score"),
-            y_label=_("potential"), empty_text=_("No scoring run yet"),
+            [] if one_day else potential_series, title=_("Average potential score"),
+            y_label=_("potential"),
+            empty_text=_("The trend appears from the second day with scores.") if one_day
+            else _("No scoring run yet"),
             chart_id="potential-trend",
         ),
         "headers": [_("Series"), _("Day"), _("Average potential")],

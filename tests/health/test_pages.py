@@ -126,3 +126,28 @@ def test_potential_trend_comes_from_the_scoring_run_in_force(client, session, us
     lines = client.get("/health/charts/potential.csv").get_data(as_text=True).splitlines()
     # Two weekly runs after the scoring run, none before it; everyone 50, one-to-one 80.
     assert [line.split(",")[2] for line in lines[1:]] == ["50.0", "50.0", "80.0", "80.0"]
+
+
+def test_the_potential_trend_waits_for_a_second_day(client, session, users, login) -> None:
+    _world(session, users)
+    from sqlalchemy import select
+
+    from app.health.models import HealthRun
+
+    runs = session.scalars(select(HealthRun).order_by(HealthRun.as_of)).all()
+    login(users["manager"])
+
+    def potential_chart() -> str:
+        page = client.get("/health").get_data(as_text=True)
+        return page[page.index('id="chart-potential"') :][:3000]
+
+    assert "No scoring run yet" in potential_chart()
+    runs[-1].stats = {**runs[-1].stats, "potential": {"avg": 52.0, "one_to_one_avg": 81.0}}
+    runs[-1].finished_at = utcnow()  # as a new run would (the charts are cached per run)
+    session.commit()
+    assert "appears from the second day" in potential_chart()  # one dot is not a trend
+    runs[-2].stats = {**runs[-2].stats, "potential": {"avg": 50.0, "one_to_one_avg": 79.0}}
+    runs[-1].finished_at = utcnow() + timedelta(seconds=1)
+    session.commit()
+    chart = potential_chart()
+    assert "appears from the second day" not in chart and "<polyline" in chart
