@@ -96,9 +96,13 @@ def demo_command(
         click.echo("Segments, the loyalty programme, campaigns and the calendar...")
         from app.demo_showcase import build_showcase
 
-        with db.transaction() as session:
-            for key, value in build_showcase(session).items():
-                click.echo(f"{key}: {value}")
+        try:
+            with db.transaction() as session:
+                shown = build_showcase(session)
+        except DomainError as exc:
+            raise click.ClickException(f"The showcase was not built: {exc.message}") from exc
+        for key, value in shown.items():
+            click.echo(f"{key}: {value}")
         click.echo("Back-filling a year of relationship health (one snapshot a month)...")
         ctx.invoke(backfill, days=365, every=30)
         from app.health import alerts, snapshots

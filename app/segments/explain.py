@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flask_babel import format_decimal
@@ -68,7 +69,8 @@ def explain_contact(session: Session, contact: Contact) -> dict[str, Any]:
         potential=score.potential,
         rank=score.rank,
         people=people,
-        top_percent=round(100 * score.rank / people, 1),
+        # rounded up: rank 1 of 3,000 is in the top 0.1%, not the top 0%
+        top_percent=math.ceil(1000 * score.rank / people) / 10,
         components={name: getattr(score, name) for name in COMPONENTS},
         weights=run.weights,
         degree=score.degree,

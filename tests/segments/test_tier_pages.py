@@ -8,7 +8,13 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import User
 from app.segments import runs
-from app.segments.models import Circle, ScoreRun, ScoringSettings, TierAssignment
+from app.segments.models import (
+    Circle,
+    ContactScore,
+    ScoreRun,
+    ScoringSettings,
+    TierAssignment,
+)
 from tests.segments.helpers import small_network
 
 
@@ -40,6 +46,9 @@ def test_board_circle_and_contact_page_explain_the_tiers(
     assert re.search(r">[01]\.\d\d</text>", html)  # a component's value on its bar
     html = client.get(f"/contacts/{top.contact_id}?lang=it").get_data(as_text=True)
     assert re.search(r">[01],\d\d</text>", html) and not re.search(r">[01]\.\d\d</text>", html)
+    first = session.scalar(select(ContactScore).where(ContactScore.rank == 1))
+    html = client.get(f"/contacts/{first.contact_id}?lang=en").get_data(as_text=True)
+    assert "rank 1 of 60 (top 1.7%)" in html  # 1.67% rounded up: never "top 0%"
     assert people
 
 
