@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -49,6 +50,21 @@ def queue_summaries(conn: Redis, names: tuple[str, ...]) -> list[QueueSummary]:
     return out
 
 
+# "sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) no such table: x"
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Timeout)\b")
+
+
+def error_summary(traceback_text: str) -> str:
+    """The line of a traceback that says what went wrong: the last 'SomeError: ...' line,
+    not the trailer some libraries add after it (SQLAlchemy's '[SQL: ...]' and
+    '(Background on this error at: ...)')."""
+    lines = [line.strip() for line in traceback_text.strip().splitlines() if line.strip()]
+    for line in reversed(lines):
+        if _EXCEPTION_LINE.match(line):
+            return line
+    return lines[-1] if lines else ""
+
+
 def failed_jobs(conn: Redis, names: tuple[str, ...], limit: int = 50) -> list[FailedJob]:
     out: list[FailedJob] = []
     for name in names:
@@ -59,7 +75,7 @@ def failed_jobs(conn: Redis, names: tuple[str, ...], limit: int = 50) -> list[Fa
                 continue
             result = job.latest_result()
             exc = (result.exc_string if result is not None else "") or ""
-            last_line = exc.strip().splitlines()[-1] if exc.strip() else ""
+            last_line = error_summary(exc)
             out.append(
                 FailedJob(
                     id=job.id,

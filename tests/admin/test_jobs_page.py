@@ -42,3 +42,27 @@ def test_admin_sees_failed_jobs_and_retries_them(
 def test_only_admins_see_the_jobs_page(client: FlaskClient, login, users: dict[str, User]) -> None:
     login(users["manager"])
     assert client.get("/admin/jobs").status_code == 403
+
+
+def test_a_failed_jobs_error_is_the_line_that_names_it() -> None:
+    from app.admin.service import error_summary
+
+    sqlalchemy_style = (
+        'Traceback (most recent call last):\n  File "x.py", line 1, in f\n    g()\n'
+        "sqlite3.OperationalError: no such table: campaigns\n\n"
+        "The above exception was the direct cause of the following exception:\n\n"
+        'Traceback (most recent call last):\n  File "y.py", line 2, in h\n'
+        "sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) no such table: campaigns\n"
+        "[SQL: SELECT campaigns.id FROM campaigns]\n"
+        "(Background on this error at: https://sqlalche.me/e/20/e3q8)\n"
+    )
+    assert error_summary(sqlalchemy_style) == (
+        "sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) no such table: campaigns"
+    )
+    assert error_summary("Traceback...\nRuntimeError: database went away\n") == (
+        "RuntimeError: database went away"
+    )
+    assert error_summary("Work-horse terminated unexpectedly") == (
+        "Work-horse terminated unexpectedly"
+    )
+    assert error_summary("") == ""
