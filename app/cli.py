@@ -88,14 +88,17 @@ def demo_command(
     for key, value in summary.items():
         click.echo(f"{key}: {value}")
     if with_runs:
+        from app.demo_showcase import build_showcase, score_past_months
+        from app.health import alerts, snapshots
         from app.health.cli import backfill
+        from app.health.jobs import params_from_config
         from app.segments.cli import score
 
-        click.echo("Scoring the contact graph (tiers and circles)...")
+        click.echo("Scoring the contact graph as it stood each of the last five months...")
+        score_past_months(db.session, 5)
+        click.echo("Scoring it as it is today (tiers and circles)...")
         ctx.invoke(score, inline=True, wait=True)
         click.echo("Segments, the loyalty programme, campaigns and the calendar...")
-        from app.demo_showcase import build_showcase
-
         try:
             with db.transaction() as session:
                 shown = build_showcase(session)
@@ -105,9 +108,6 @@ def demo_command(
             click.echo(f"{key}: {value}")
         click.echo("Back-filling a year of relationship health (one snapshot a month)...")
         ctx.invoke(backfill, days=365, every=30)
-        from app.health import alerts, snapshots
-        from app.health.jobs import params_from_config
-
         with db.transaction() as session:  # what today's daily health job would raise
             target = params_from_config(current_app.config).response_target_hours
             raised = alerts.raise_overdue_alerts(session, target)

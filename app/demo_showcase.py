@@ -28,7 +28,7 @@ from app.loyalty import programmes
 from app.loyalty.earning import SyncResult, sync_purchases
 from app.loyalty.models import Programme
 from app.loyalty.tiers import evaluate_tiers
-from app.segments import rules
+from app.segments import rules, runs
 from app.segments.models import Circle, Segment, TierAssignment
 
 DEMO_PROGRAMME = "Amici"
@@ -101,6 +101,19 @@ def build_showcase(session: Session, now: datetime | None = None) -> dict[str, i
         "campaigns": campaigns + sent,
         "calendar_posts": posts,
     }
+
+
+def score_past_months(session: Session, months: int, now: datetime | None = None) -> int:
+    """Scoring runs as the graph stood at the end of each of the last `months` months
+    (oldest first, each committed), so scores, tiers and circles have a history: the
+    score chart on a contact's page, tier moves, the potential trend of the dashboard."""
+    now = now or utcnow()
+    for back in range(months, 0, -1):
+        run = runs.start_run(session, None, trigger="demo", as_of=now - timedelta(days=30 * back))
+        session.commit()
+        runs.execute_run(session, run.id)
+        session.commit()
+    return months
 
 
 def create_demo_segments(session: Session, actor: User) -> list[Segment]:

@@ -13,10 +13,13 @@ from app.campaigns.sending import results_by_tier
 from app.contacts.models import Interaction
 from app.db import utcnow
 from app.demo_showcase import create_demo_programme
+from app.health.dashboard import health_trend as dashboard_runs
+from app.health.dashboard import potential_trend
 from app.loyalty import ledger
 from app.loyalty.models import Membership, Programme
 from app.segments import rules
-from app.segments.models import Segment, SegmentMember
+from app.segments.explain import score_history
+from app.segments.models import ScoreRun, Segment, SegmentMember, TierAssignment, TierChange
 
 
 def test_flask_demo_shows_segments_loyalty_campaigns_calendar_and_alerts(
@@ -32,6 +35,21 @@ def test_flask_demo_shows_segments_loyalty_campaigns_calendar_and_alerts(
     assert summary["segments"] == 5 and summary["campaigns"] == 5
     # Replies to the sent campaigns (and the demo's comments) wait past the target.
     assert summary["alerts"] > 0
+
+    # Five monthly runs, then today's: scores have a history, moves are dated by run.
+    score_runs = session.scalars(select(ScoreRun).order_by(ScoreRun.id)).all()
+    assert len(score_runs) == 6 and all(r.status == "done" for r in score_runs)
+    assert [r.as_of for r in score_runs] == sorted(r.as_of for r in score_runs)
+    first_moves = session.scalars(
+        select(TierChange).where(TierChange.run_id == score_runs[0].id)
+    ).all()
+    assert first_moves and all(m.at == score_runs[0].as_of for m in first_moves)
+    someone = session.scalar(
+        select(TierAssignment.contact_id).where(TierAssignment.tier == "one_to_one")
+    )
+    assert len(score_history(session, someone)) >= 2
+    trend = potential_trend(dashboard_runs(session))
+    assert len(trend) >= 5  # the dashboard's potential trend has points, not one dot
 
     # Segments: each counts live people; the static list holds hand-picked ones.
     manager = session.scalars(select(User).where(User.role == "manager")).one()

@@ -352,7 +352,9 @@ def _write_scores(session: Session, run_id: int, people: list[Any]) -> None:
 
 
 def _apply_tiers(session: Session, run: ScoreRun, candidates: list[Candidate], plan: Any) -> int:
-    now = utcnow()
+    # Moves happen as of the run's moment: a run scoring the graph as it was last month
+    # (the demo's history) records last month's moves, not today's.
+    now = min(utcnow(), run.as_of)
     # circles: keep reused ones, create new ones, retire the rest
     circle_ids: list[int] = []
     reused = {c.reuse_id for c in plan.circles if c.reuse_id}
