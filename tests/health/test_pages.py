@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from app.db import utcnow
@@ -55,6 +56,11 @@ def test_the_manager_dashboard(client, session, users, login) -> None:
     assert csv.status_code == 200 and csv.mimetype == "text/csv"
     lines = csv.get_data(as_text=True).strip().splitlines()
     assert lines[0].startswith("Day,") and len(lines) == 1 + 5  # five weekly days
+    assert re.match(r"\d{4}-\d{2}-\d{2},", lines[1])  # the CSV keeps ISO dates...
+    italian = client.get("/health?lang=it").get_data(as_text=True)
+    status = italian[italian.index('id="chart-status"') : italian.index('id="chart-score"')]
+    assert re.search(r">\d{2}/\d{2}/\d{2}</text>", status)  # ...the axis reads 30/06/26
+    client.get("/health?lang=en")
     assert client.get("/health/charts/nope.csv").status_code == 404
 
     person_page = client.get(f"/health/contacts/{vip.id}").get_data(as_text=True)
