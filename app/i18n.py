@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from babel import Locale, UnknownLocaleError
 from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import (
     LazyString,
@@ -78,6 +79,18 @@ def decimal(value: float | None, digits: int = 1, signed: bool = False) -> str:
     return format_decimal(value, f"+{pattern};-{pattern}" if signed else pattern)
 
 
+def language_name(code: str | None) -> str:
+    """A language code as the reader calls it: "it" is "italiano" in Italian, "Italian"
+    in English; an unknown code is shown as it is."""
+    if not code:
+        return ""
+    try:
+        name = Locale.parse(code.replace("-", "_")).get_display_name(get_locale())
+    except (ValueError, TypeError, UnknownLocaleError):
+        return code
+    return str(name) if name else code
+
+
 def weekday_name(day: int, width: str = "abbreviated") -> str:
     """Monday (0) to Sunday (6) in the reader's language, from Babel's locale data:
     "lun" / "Mon" (abbreviated) or "lunedì" / "Monday" (wide)."""
@@ -91,6 +104,7 @@ def register_filters(app: Flask) -> None:
     app.jinja_env.filters["number"] = number
     app.jinja_env.filters["decimal"] = decimal
     app.jinja_env.filters["weekday"] = weekday_name
+    app.jinja_env.filters["language"] = language_name
     app.jinja_env.globals["get_locale"] = get_locale
 
 

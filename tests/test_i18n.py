@@ -202,12 +202,14 @@ def test_account_page_formats_money_and_dates_the_italian_way(
 def test_decimals_and_day_names_in_the_readers_format(app: Flask) -> None:
     from flask_babel import force_locale
 
-    from app.i18n import decimal, weekday_name
+    from app.i18n import decimal, language_name, weekday_name
 
     with app.test_request_context():
         with force_locale("it"):
             assert (decimal(0.6931, 3), decimal(-0.25, 1, signed=True)) == ("0,693", "-0,2")
             assert (decimal(0.5, 1, signed=True), decimal(None)) == ("+0,5", "")
             assert (weekday_name(0), weekday_name(6, "wide")) == ("lun", "domenica")
+            assert [language_name(c) for c in ("it", "de", "zz", None)] == [
+                "italiano", "tedesco", "zz", ""]  # fmt: skip
         with force_locale("en"):
             assert (decimal(1234.5, 2), weekday_name(0)) == ("1,234.50", "Mon")
