@@ -45,6 +45,15 @@ def active_rules(session: Session, programme_id: int) -> list[EarningRule]:
     )
 
 
+Terms = tuple[list[EarningRule], list[Multiplier]]
+
+
+def programme_terms(session: Session, programme_id: int) -> Terms:
+    """The active earning rules and the multipliers of a programme."""
+    multipliers = session.scalars(select(Multiplier).where(Multiplier.programme_id == programme_id))
+    return active_rules(session, programme_id), list(multipliers)
+
+
 def base_points(rules: Sequence[EarningRule], kind: str, value_cents: int) -> Fraction:
     total = Fraction(0)
     for rule in rules:
@@ -129,11 +138,13 @@ def earn_for_event(
     actor_id: int | None = None,
     now: datetime | None = None,
     evaluate: bool = True,
+    terms: Terms | None = None,
 ) -> EarnResult:
     """Credit the points one event earns; the same key twice earns once.
 
     With `evaluate=False` the members credited are not moved to their new tier here: the
-    caller evaluates them (`evaluate_tiers`) once it has credited a batch of events."""
+    caller evaluates them (`evaluate_tiers`) once it has credited a batch of events.
+    `terms` are the programme's rules and multipliers when the caller read them already."""
     now = now or utcnow()
     check_open(programme, now)
     if value_cents < 0:
@@ -147,10 +158,7 @@ def earn_for_event(
     existing = ledger.entry_by_key(session, membership.id, key)
     if existing is not None:
         return EarnResult(points=existing.points, entries=[existing], duplicate=True)
-    rules = active_rules(session, programme.id)
-    multipliers = list(
-        session.scalars(select(Multiplier).where(Multiplier.programme_id == programme.id))
-    )
+    rules, multipliers = terms or programme_terms(session, programme.id)
     points = compute_points(
         rules, multipliers, kind=kind, value_cents=value_cents, tier_id=membership.tier_id, at=at
     )
@@ -220,13 +228,14 @@ def earn_for_interaction(
     now: datetime | None = None,
     *,
     evaluate: bool = True,
+    terms: Terms | None = None,
 ) -> EarnResult:
     return earn_for_event(
         session, programme, membership, kind=interaction.kind,
         value_cents=interaction.value_cents, at=interaction.occurred_at,
         key=f"interaction:{interaction.id}", source_type="interaction",
         source_id=interaction.id, reason=f"{interaction.kind.title()} ({interaction.channel})",
-        now=now, evaluate=evaluate,
+        now=now, evaluate=evaluate, terms=terms,
     )  # fmt: skip
 
 
@@ -253,15 +262,15 @@ def sync_purchases(
         if has_ended(programme, now):
             continue
         out.enrolled += enrol_automatic(session, programme, now)
-        kinds = {"purchase"} | {
-            r.interaction_kind for r in active_rules(session, programme.id) if r.interaction_kind
-        }
+        terms = programme_terms(session, programme.id)  # read once for the whole backlog
+        kinds = {"purchase"} | {r.interaction_kind for r in terms[0] if r.interaction_kind}
         already = exists().where(
             LedgerEntry.membership_id == Membership.id,
             LedgerEntry.source_type == "interaction",
             LedgerEntry.source_id == Interaction.id,
         )
-        pending = select(Interaction, Membership).join(
+        # the person is loaded with each row: the erasure check then reads no row
+        pending = select(Interaction, Membership, Contact).join(
             interaction_participants, interaction_participants.c.interaction_id == Interaction.id
         ).join(
             Membership,
@@ -280,16 +289,13 @@ def sync_purchases(
         # A member's tier changes only the multipliers of their later events. When no
         # multiplier depends on the tier, members are moved once, after the whole backlog
         # (one evaluation instead of one per event: minutes on a year of purchases).
-        per_event = session.scalar(
-            select(exists().where(
-                Multiplier.programme_id == programme.id, Multiplier.tier_id.is_not(None)
-            ))
-        )  # fmt: skip
+        per_event = any(m.tier_id is not None for m in terms[1])
         credited: set[int] = set()
-        for interaction, membership in session.execute(pending).all():
+        for interaction, membership, _person in session.execute(pending).all():
             result = earn_for_interaction(
-                session, programme, membership, interaction, now, evaluate=bool(per_event)
-            )
+                session, programme, membership, interaction, now,
+                evaluate=bool(per_event), terms=terms,
+            )  # fmt: skip
             credited.update(entry.membership_id for entry in result.entries)
             out.events += 1
             out.points += 0 if result.duplicate else sum(e.points for e in result.entries)
