@@ -80,7 +80,12 @@ def _delivery(session: Session, delivery_id: int) -> Delivery:
 
 
 def _record(
-    session: Session, delivery: Delivery, kind: str, external_id: str, summary: str
+    session: Session,
+    delivery: Delivery,
+    kind: str,
+    external_id: str,
+    summary: str,
+    at: datetime | None = None,
 ) -> None:
     contact = session.get(Contact, delivery.contact_id)
     if contact is None or contact.is_erased:
@@ -92,19 +97,20 @@ def _record(
         channel="email",
         direction="inbound",
         kind=kind,
-        occurred_at=utcnow(),
+        occurred_at=at or utcnow(),
         summary=summary,
         source=TRACKING_SOURCE,
         external_id=external_id,
     )
 
 
-def record_open(session: Session, delivery_id: int) -> None:
-    """Once per delivery: later opens change nothing (the pixel is fetched many times)."""
+def record_open(session: Session, delivery_id: int, at: datetime | None = None) -> None:
+    """Once per delivery: later opens change nothing (the pixel is fetched many times).
+    `at` is when it happened (now, unless history is being written, as the demo does)."""
     delivery = session.get(Delivery, delivery_id)
     if delivery is None:
         return
-    now = utcnow()
+    now = at or utcnow()
     session.execute(
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.opened_at.is_(None))
@@ -118,12 +124,15 @@ def record_open(session: Session, delivery_id: int) -> None:
         "open",
         f"open:{delivery_id}",
         _("Opened “%(name)s”", name=campaign.name if campaign else ""),
+        now,
     )
 
 
-def record_click(session: Session, delivery_id: int, target: str) -> str:
+def record_click(
+    session: Session, delivery_id: int, target: str, at: datetime | None = None
+) -> str:
     delivery = _delivery(session, delivery_id)
-    now = utcnow()
+    now = at or utcnow()
     session.execute(
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.clicked_at.is_(None))
@@ -143,6 +152,7 @@ def record_click(session: Session, delivery_id: int, target: str) -> str:
         "click",
         f"click:{delivery_id}:{digest}",
         _("Clicked %(url)s", url=target[:200]),
+        now,
     )
     return target
 
