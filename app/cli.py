@@ -110,9 +110,7 @@ def demo_command(
         ctx.invoke(backfill, days=365, every=30)
         with db.transaction() as session:  # what today's daily health job would raise
             target = params_from_config(current_app.config).response_target_hours
-            raised = alerts.raise_overdue_alerts(session, target)
-            today = snapshots.latest_run(session)
-            raised += alerts.raise_status_alerts(session, today) if today else 0
+            raised = alerts.raise_daily_alerts(session, snapshots.latest_run(session), target)
         click.echo(f"alerts: {raised}")
     click.echo(f"Demo users share the password {DEMO_PASSWORD!r} (e.g. manager@demo.cerchia.eu).")
 

@@ -63,6 +63,15 @@ def _insert_new(session: Session, candidates: list[dict[str, Any]]) -> int:
     return len(fresh)
 
 
+def raise_daily_alerts(session: Session, run: HealthRun | None, target_hours: float) -> int:
+    """What a day of health raises: messages waiting past the target, and the status
+    changes of the day's run (when it was computed)."""
+    raised = raise_overdue_alerts(session, target_hours)
+    if run is not None:
+        raised += raise_status_alerts(session, run)
+    return raised
+
+
 def raise_status_alerts(session: Session, run: HealthRun) -> int:
     """Owners hear when their one-to-one people or key accounts turned at risk in `run`."""
     changes = HealthStatusChange

@@ -37,10 +37,9 @@ def run_daily_health(day: str | None = None) -> dict[str, Any]:
         report_progress(stage="computing", as_of=as_of.isoformat())
         params = params_from_config(config)
         run = snapshots.record_health(session, as_of, trigger="daily", params=params)
-        raised = alerts.raise_overdue_alerts(session, params.response_target_hours)
+        raised = alerts.raise_daily_alerts(session, run, params.response_target_hours)
         if run is None:
             return {"skipped": f"health as of {as_of} is already stored", "alerts": raised}
-        raised += alerts.raise_status_alerts(session, run)
         pruned = snapshots.prune_snapshots(session, today=as_of)
         report_progress(stage="done")
         return {
