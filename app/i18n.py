@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 
 from babel import Locale, UnknownLocaleError
 from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import (
     LazyString,
     format_currency,
+    format_date,
     format_datetime,
     format_decimal,
     get_locale,
@@ -51,6 +52,11 @@ def when(value: datetime | None, fmt: str = "medium") -> str:
     if value is None:
         return ""
     return format_datetime(value, fmt)
+
+
+def short_date(value: date | datetime) -> str:
+    """A day in the reader's short format: 30/06/26 in Italian, 6/30/26 in English."""
+    return str(format_date(value, "short"))
 
 
 def number(value: float | int | None) -> str:

@@ -16,7 +16,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import format_date, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import Markup
@@ -46,6 +46,7 @@ from app.health.forms import (
 )
 from app.health.jobs import enqueue_health_now
 from app.health.reasons import reasons_text, status_label
+from app.i18n import short_date
 from app.segments.models import TierChange
 
 bp = Blueprint("health", __name__)
@@ -86,11 +87,6 @@ def _tier_label(tier: str) -> str:
 _CHART_CACHE: dict[tuple[Any, ...], dict[str, dict[str, Any]]] = {}
 
 
-def _short_date(day: Any) -> str:
-    """Axis dates in the reader's format (30/06/26, 6/30/26); the CSVs keep ISO dates."""
-    return str(format_date(day, "short"))
-
-
 def _charts(session: Any) -> dict[str, dict[str, Any]]:
     run = snapshots.latest_run(session)
     if run is None:
@@ -125,7 +121,7 @@ def _draw_charts(session: Any) -> dict[str, dict[str, Any]]:
     charts["status"] = {
         "title": _("People by health status, over time"),
         "svg": stacked_bar_svg(
-            [_short_date(r.as_of) for r in runs], series,
+            [short_date(r.as_of) for r in runs], series,
             title=_("People by health status, over time"),
             empty_text=_("No health computed yet"), chart_id="health-status-trend",
         ),
@@ -143,7 +139,7 @@ def _draw_charts(session: Any) -> dict[str, dict[str, Any]]:
         "svg": line_chart_svg(
             score_series, title=_("Average health score"), y_label=_("health"), y_min=0, y_max=100,
             empty_text=_("No health computed yet"), chart_id="health-score-trend",
-            date_format=_short_date,
+            date_format=short_date,
         ),
         "headers": [_("Series"), _("Day"), _("Average health")],
         "rows": line_chart_rows(score_series),
@@ -163,7 +159,7 @@ def _draw_charts(session: Any) -> dict[str, dict[str, Any]]:
             y_label=_("potential"),
             empty_text=_("The trend appears from the second day with scores.") if one_day
             else _("No scoring run yet"),
-            chart_id="potential-trend", date_format=_short_date,
+            chart_id="potential-trend", date_format=short_date,
         ),
         "headers": [_("Series"), _("Day"), _("Average potential")],
         "rows": line_chart_rows(potential_series),
@@ -234,7 +230,7 @@ def _history_chart(history: list[Any], chart_id: str) -> tuple[Markup, list[list
     series = [(_("Health"), [(d, float(s.score)) for d, s in history])]
     svg = line_chart_svg(
         series, title=_("Health over time"), y_label=_("health"),
-        empty_text=_("No health computed yet"), chart_id=chart_id, date_format=_short_date,
+        empty_text=_("No health computed yet"), chart_id=chart_id, date_format=short_date,
     )  # fmt: skip
     return svg, line_chart_rows(series)
 

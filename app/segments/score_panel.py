@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import url_for
-from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,7 +15,7 @@ from app.contacts.graph import read_ego_graph
 from app.contacts.models import Contact, Organization
 from app.contacts.service import visible_contacts_clause
 from app.db import utcnow
-from app.i18n import decimal
+from app.i18n import decimal, short_date
 from app.segments.explain import explain_contact, explanation_words, score_history
 
 COMPONENT_LABELS = {
@@ -44,7 +43,7 @@ def score_panel(session: Session, user: User, contact: Contact) -> dict[str, Any
             [(_("Potential"), [(h["as_of"], h["potential"]) for h in history])],
             y_min=0,
             y_max=100,
-            date_format=lambda d: format_date(d, "short"),
+            date_format=short_date,
             empty_text=_("No history yet"),
         )
     panel["network_svg"] = _network_svg(session, user, contact)
