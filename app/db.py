@@ -5,13 +5,14 @@ Services receive a `Session` and flush; the boundary (request, job, CLI command)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, g, has_app_context
-from sqlalchemy import DateTime, MetaData, Table, create_engine, event
+from sqlalchemy import JSON, DateTime, MetaData, Table, create_engine, event
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -75,6 +76,21 @@ def copy_rows(
     with raw.cursor() as cursor, cursor.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:
         for row in rows:
             copy.write_row(row)
+
+
+def copy_records(
+    session: Session, table: Table, columns: Sequence[str], records: Iterable[Mapping[str, Any]]
+) -> None:
+    """`copy_rows` for dicts: the listed columns of each record, JSON columns encoded."""
+    json_at = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
+
+    def values(record: Mapping[str, Any]) -> list[Any]:
+        row = [record[name] for name in columns]
+        for i in json_at:
+            row[i] = "{}" if row[i] == {} else json.dumps(row[i])
+        return row
+
+    copy_rows(session, table.name, columns, map(values, records))
 
 
 def table_of(model: type[Base]) -> Table:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import re
 import unicodedata
 import uuid
@@ -27,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, String, Table, any_, bindparam, func, insert, select, text, update
+from sqlalchemy import String, Table, any_, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
@@ -61,7 +60,7 @@ from app.contacts.normalize import (
     sort_name,
 )
 from app.contacts.service import FUTURE_TOLERANCE, parse_tags, touch_last_interaction
-from app.db import copy_rows, table_of, utcnow
+from app.db import copy_records, copy_rows, table_of, utcnow
 from app.errors import DomainError, Forbidden, Invalid
 
 BATCH = 2000
@@ -136,20 +135,11 @@ def _bulk_insert_ids(session: Session, table: Table, rows: Sequence[dict[str, An
         ),
         {"table": table.name, "n": len(rows)},
     )
-    columns = list(rows[0])
-    json_columns = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
-
-    def values(new_id: int, row: dict[str, Any]) -> list[Any]:
-        out = [new_id, *map(row.__getitem__, columns)]
-        for i in json_columns:
-            out[i + 1] = "{}" if out[i + 1] == {} else json.dumps(out[i + 1])
-        return out
-
-    copy_rows(
+    copy_records(
         session,
-        table.name,
-        ["id", *columns],
-        (values(new_id, row) for new_id, row in zip(ids, rows, strict=True)),
+        table,
+        ["id", *rows[0]],
+        ({"id": new_id, **row} for new_id, row in zip(ids, rows, strict=True)),
     )
     return ids
 

@@ -7,7 +7,6 @@ unique per day (`health_runs.as_of`), so computing a day twice writes nothing th
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -16,12 +15,12 @@ from datetime import time as dtime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import JSON, Float, case, cast, delete, func, insert, select, text
+from sqlalchemy import Float, case, cast, delete, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.contacts.models import Contact, Interaction, Organization, interaction_participants
-from app.db import copy_rows, utcnow
+from app.db import copy_records, utcnow
 from app.health.models import HealthRun, HealthSnapshot, HealthStatusChange
 from app.health.scoring import (
     STATUS_NAMES,
@@ -187,12 +186,7 @@ def _bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> No
         return
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        columns = [c.name for c in table.columns if c.name in rows[0]]
-        json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
-        copy_rows(session, table.name, columns, (
-            [json.dumps(row[c]) if c in json_columns else row[c] for c in columns]
-            for row in rows
-        ))  # fmt: skip
+        copy_records(session, table, [c.name for c in table.columns if c.name in rows[0]], rows)
         return
     for start in range(0, len(rows), BATCH):
         session.execute(insert(table), rows[start : start + BATCH])
