@@ -151,5 +151,7 @@ def register_request_hooks(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     from app.i18n import register_filters
+    from app.navigation import nav_links
 
     register_filters(app)
+    app.jinja_env.globals["nav_links"] = nav_links

@@ -213,3 +213,21 @@ def test_decimals_and_day_names_in_the_readers_format(app: Flask) -> None:
                 "italiano", "tedesco", "zz", ""]  # fmt: skip
         with force_locale("en"):
             assert (decimal(1234.5, 2), weekday_name(0)) == ("1,234.50", "Mon")
+
+
+def test_navigation_marks_the_longest_matching_section_and_hides_by_role(app: Flask) -> None:
+    from types import SimpleNamespace
+
+    from app.navigation import nav_links
+
+    marketer = SimpleNamespace(role="marketer")
+    admin = SimpleNamespace(role="admin")
+    with app.test_request_context():
+        links = nav_links(marketer, "/campaigns/calendar")  # type: ignore[arg-type]
+        assert [link.endpoint for link in links if link.current] == ["campaigns.calendar_page"]
+        assert {"contacts.import_upload", "health.dashboard_page", "admin.job_queues"}.isdisjoint(
+            link.endpoint for link in links
+        )
+        current = [link.endpoint for link in nav_links(admin, "/campaigns/5") if link.current]  # type: ignore[arg-type]
+        assert current == ["campaigns.index"]
+        assert not any(link.current for link in nav_links(admin, "/login"))  # type: ignore[arg-type]
