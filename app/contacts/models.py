@@ -106,7 +106,9 @@ contact_tags = Table(
     "contact_tags",
     Base.metadata,
     Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
-    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    # People by tag, answered from the index alone (the primary key serves tags by person).
+    Index("ix_contact_tags_tag_contact", "tag_id", "contact_id"),
 )
 
 
@@ -124,13 +126,15 @@ class Contact(Base):
         CheckConstraint(_in("consent_basis", CONSENT_BASES), name="consent_basis"),
         CheckConstraint(_in("tier", TIERS), name="tier"),
         # The list pages' sorts, over the people still "live" (not erased, not merged):
-        # a page is an index range scan, even deep down the list.
+        # a page is an index range scan, even deep down the list. On PostgreSQL the index
+        # carries consent and tier, so pages filtered by them never read the table rows.
         Index(
             "ix_contacts_live_sort_name",
             "sort_name",
             "id",
             postgresql_where=text("merged_into_id IS NULL AND erased_at IS NULL"),
             sqlite_where=text("merged_into_id IS NULL AND erased_at IS NULL"),
+            postgresql_include=["consent_status", "tier"],
         ),
         # SQLite cannot put NULLS LAST in an index; there the sort reads the plain index.
         Index(
@@ -139,6 +143,7 @@ class Contact(Base):
             text("id DESC"),
             postgresql_where=text("merged_into_id IS NULL AND erased_at IS NULL"),
         ).ddl_if(dialect="postgresql"),
+        # Also the index on owner_id alone (its first column).
         Index("ix_contacts_owner_sort_name", "owner_id", "sort_name"),
         Index(
             "ix_contacts_search_text_trgm",
@@ -164,9 +169,7 @@ class Contact(Base):
     language: Mapped[str | None] = mapped_column(String(5))
     country: Mapped[str | None] = mapped_column(String(2))
     city: Mapped[str | None] = mapped_column(String(100))
-    owner_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), index=True
-    )
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     linkedin_url: Mapped[str | None] = mapped_column(String(300), unique=True)
     x_handle: Mapped[str | None] = mapped_column(String(60))
     facebook: Mapped[str | None] = mapped_column(String(300))
