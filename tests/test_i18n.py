@@ -231,3 +231,43 @@ def test_navigation_marks_the_longest_matching_section_and_hides_by_role(app: Fl
         current = [link.endpoint for link in nav_links(admin, "/campaigns/5") if link.current]  # type: ignore[arg-type]
         assert current == ["campaigns.index"]
         assert not any(link.current for link in nav_links(admin, "/login"))  # type: ignore[arg-type]
+
+
+def test_when_writes_what_flask_babel_writes(app: Flask) -> None:
+    """`when` parses each named format once; its text must stay Flask-Babel's, in every
+    locale, format and time zone (naive values are UTC, as Flask-Babel takes them)."""
+    import flask_babel
+    from flask_babel import force_locale
+
+    from app.i18n import when
+
+    moments = [
+        datetime(2026, 3, 29, 0, 30, tzinfo=UTC),  # an hour before Rome moves to summer time
+        datetime(2026, 3, 29, 1, 30, tzinfo=UTC),
+        datetime(2026, 10, 25, 0, 59, tzinfo=UTC),
+        datetime(2025, 12, 31, 23, 5),  # naive: UTC
+        datetime(2026, 7, 1, 9, 0, tzinfo=ZoneInfo("America/New_York")),
+    ]
+    for zone in ("Europe/Rome", "UTC", "Asia/Kolkata"):
+        app.config["DEFAULT_TIMEZONE"] = zone
+        for locale in ("it", "en"):
+            with app.test_request_context(), force_locale(locale):
+                for fmt in ("short", "medium", "long", "full", "d MMM yyyy HH:mm"):
+                    for moment in moments:
+                        assert when(moment, fmt) == flask_babel.format_datetime(moment, fmt)
+                assert when(None) == ""
+
+
+def test_template_labels_follow_a_forced_locale(app: Flask) -> None:
+    """Templates look their catalogue up once per locale, yet a `force_locale` block (an
+    email in the person's language) still renders in that language."""
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    with app.test_request_context():
+        with force_locale("it"):
+            assert render_template_string("{{ _('Contacts') }}") == "Contatti"
+        with force_locale("en"):
+            assert render_template_string("{{ _('Contacts') }}") == "Contacts"
+        with force_locale("it"):
+            assert render_template_string("{{ _('Contacts') }}") == "Contatti"
