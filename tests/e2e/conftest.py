@@ -30,6 +30,19 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 TIMEOUT_MS = 10_000
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Without Debian's Chromium every browser test is skipped, saying how to get it."""
+    if CHROMIUM.exists():
+        return
+    skip = pytest.mark.skip(
+        reason=f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
+    )
+    for item in items:
+        if HERE in item.path.resolve().parents:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -6,20 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy.orm import Session
 
-from tests.e2e.conftest import CHROMIUM
-
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)",
-        allow_module_level=True,
-    )
-
-from playwright.sync_api import Page, expect  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
-
-from app.auth.models import User  # noqa: E402
-from app.contacts import service  # noqa: E402
+from app.auth.models import User
+from app.contacts import service
 
 pytestmark = pytest.mark.e2e
 

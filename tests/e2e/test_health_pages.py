@@ -5,24 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM
-
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)",
-        allow_module_level=True,
-    )
-
-from playwright.sync_api import Page, expect  # noqa: E402
-from sqlalchemy import select  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
-
-from app.auth.models import User  # noqa: E402
-from app.contacts.models import Interaction  # noqa: E402
-from app.health import snapshots  # noqa: E402
-from app.health.models import InboxDismissal  # noqa: E402
-from tests.health.helpers import account, person, rhythm, touch  # noqa: E402
+from app.auth.models import User
+from app.contacts.models import Interaction
+from app.health import snapshots
+from app.health.models import InboxDismissal
+from tests.e2e.conftest import ARTIFACTS
+from tests.health.helpers import account, person, rhythm, touch
 
 pytestmark = pytest.mark.e2e
 

@@ -8,24 +8,15 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy.orm import Session
 
-from tests.e2e.conftest import CHROMIUM
-
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)",
-        allow_module_level=True,
-    )
-
-from playwright.sync_api import Page, expect  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
-
-from app.auth.models import User  # noqa: E402
-from app.contacts import service  # noqa: E402
-from app.db import utcnow  # noqa: E402
-from app.loyalty import programmes  # noqa: E402
-from app.loyalty.earning import sync_purchases  # noqa: E402
-from tests.loyalty.helpers import member, programme  # noqa: E402
+from app.auth.models import User
+from app.contacts import service
+from app.db import utcnow
+from app.loyalty import programmes
+from app.loyalty.earning import sync_purchases
+from tests.loyalty.helpers import member, programme
 
 pytestmark = pytest.mark.e2e
 

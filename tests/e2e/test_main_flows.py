@@ -12,22 +12,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy.orm import Session
 
-from tests.e2e.conftest import CHROMIUM
-
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)",
-        allow_module_level=True,
-    )
-
-from playwright.sync_api import Page, expect  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
-
-from app.auth.models import User  # noqa: E402
-from app.contacts import service  # noqa: E402
-from app.contacts.models import Contact  # noqa: E402
-from tests.conftest import TEST_PASSWORD  # noqa: E402
+from app.auth.models import User
+from app.contacts import service
+from app.contacts.models import Contact
+from tests.conftest import TEST_PASSWORD
 
 pytestmark = pytest.mark.e2e
 

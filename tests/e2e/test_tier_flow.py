@@ -7,22 +7,13 @@ import re
 from collections.abc import Callable
 
 import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from tests.e2e.conftest import CHROMIUM
-
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)",
-        allow_module_level=True,
-    )
-
-from playwright.sync_api import Page, expect  # noqa: E402
-from sqlalchemy import select  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
-
-from app.auth.models import User  # noqa: E402
-from app.segments.models import TierAssignment, TierChange  # noqa: E402
-from tests.segments.helpers import small_network  # noqa: E402
+from app.auth.models import User
+from app.segments.models import TierAssignment, TierChange
+from tests.segments.helpers import small_network
 
 pytestmark = pytest.mark.e2e
 
