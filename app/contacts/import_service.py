@@ -2,11 +2,11 @@
 
 Rows come from `app.contacts.importers` (dicts with a `line`). Each row is checked on its
 own: a bad row is listed in the report with its line and reason, the good ones are
-written. Existing people are found with `IN` lookups in batches (by lower-case email and
-normalised LinkedIn URL), new ones are written with Core `INSERT ... executemany` in
-batches, matched ones with one `UPDATE ... executemany` per set of changed columns. No
-ORM object per row. Functions flush and never commit; the caller commits once, so a
-failure leaves nothing of the import behind.
+written. Existing people are found with lookups in batches (by lower-case email and
+normalised LinkedIn URL), new ones are written with COPY on PostgreSQL (Core `INSERT ...
+executemany` elsewhere), matched ones with one `UPDATE ... executemany` per set of changed
+columns. No ORM object per row. Functions flush and never commit; the caller commits
+once, so a failure leaves nothing of the import behind.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import lru_cache, partial
+from itertools import chain, islice
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import String, Table, any_, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -64,9 +65,12 @@ from app.db import copy_records, copy_rows, table_of, utcnow
 from app.errors import DomainError, Forbidden, Invalid
 
 BATCH = 2000
+# Rows cleaned, matched and written together (see `import_contacts`).
+SEGMENT = 20_000
 LOOKUP_BATCH = 1000
 
 Progress = Callable[[int, int], None]
+T = TypeVar("T")
 
 
 @dataclass
@@ -115,31 +119,40 @@ def _insert_ignoring_duplicates(session: Session, table: Table) -> Any:
     return insert(table)
 
 
-def _bulk_insert_ids(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert rows (all with the same keys) and return their new ids, in order.
+def _bulk_insert_ids(
+    session: Session, table: Table, rows: Iterable[dict[str, Any]], count: int
+) -> list[int]:
+    """Insert `count` rows (all with the same keys) and return their new ids, in order.
 
-    PostgreSQL: ids drawn from the table's sequence in one query, rows sent with COPY
-    (several times faster than INSERT executemany, whose statement psycopg must re-parse
-    for every batch). Elsewhere: Core INSERT ... RETURNING, executemany.
+    PostgreSQL: ids drawn from the table's sequence in one query, then all rows sent in
+    one COPY (several times faster than INSERT executemany, whose statement psycopg must
+    re-parse for every batch). `rows` may be a generator: the server stores the rows
+    already sent while the generator prepares the next ones, where batches would take
+    turns with it. Elsewhere: Core INSERT ... RETURNING, executemany, in batches.
     """
-    if not rows:
+    if not count:
         return []
+    it = iter(rows)
     if session.get_bind().dialect.name != "postgresql":
         stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        return [row.id for row in session.execute(stmt, list(rows))]
+        out: list[int] = []
+        while batch := list(islice(it, BATCH)):
+            out.extend(row.id for row in session.execute(stmt, batch))
+        return out
     # One array, not one row per id: 100k result rows cost a second in the ORM layer.
     ids: list[int] = session.scalar(
         text(
             "SELECT array_agg(nextval(pg_get_serial_sequence(:table, 'id')))"
             " FROM generate_series(1, :n)"
         ),
-        {"table": table.name, "n": len(rows)},
+        {"table": table.name, "n": count},
     )
+    first = next(it)
     copy_records(
         session,
         table,
-        ["id", *rows[0]],
-        ({"id": new_id, **row} for new_id, row in zip(ids, rows, strict=True)),
+        ["id", *first],
+        ({"id": new_id, **row} for new_id, row in zip(ids, chain([first], it), strict=True)),
     )
     return ids
 
@@ -356,7 +369,7 @@ def resolve_organizations(
                 }  # fmt: skip
                 for k in chunk
             ]
-            ids = _bulk_insert_ids(session, org, values)
+            ids = _bulk_insert_ids(session, org, values, len(values))
             for key, new_id, value in zip(chunk, ids, values, strict=True):
                 created[key] = (new_id, value["name"])
         for pair, key in waiting.items():
@@ -473,206 +486,307 @@ def import_contacts(
     A person is recognised by lower-case email or normalised LinkedIn URL (following merges).
     Merging fills empty fields, adds tags and never blanks a value; a consent found in the
     file is applied (an opt-out always, a grant only over an unknown status) and recorded.
+
+    The file is taken in segments of `SEGMENT` rows: clean, find who exists, write. While
+    the database stores one segment's rows (COPY on PostgreSQL), Python cleans the next
+    segment's, so the two take no turns (`_Cleaner.step` runs between rows sent).
     """
     actor = _load_actor(session, actor_id)
     if actor is not None and actor.role == Role.SALES:
         owner_id = actor.id  # salespeople import people they own
     result = ImportResult(total=len(rows))
-    total = len(rows)
-    done = 0
+    writer = _ContactWriter(session, actor, owner_id, source, result, progress)
+    cleaner = _Cleaner(rows, result)
+    for start in range(0, len(rows), SEGMENT):
+        stop = min(start + SEGMENT, len(rows))
+        accepted = cleaner.upto(stop)
+        writer.tick(stop - start - len(accepted))  # refused while cleaning
+        writer.write(accepted, meanwhile=partial(cleaner.step, stop + SEGMENT))
+    writer.finish()
+    result.rejected.sort(key=lambda r: r["line"])
+    return result
 
-    def tick(n: int) -> None:
-        nonlocal done
-        done += n
-        if progress is not None:
-            progress(min(done, total), total)
 
-    # 1. Clean each row; refuse duplicates inside the file.
-    accepted: list[tuple[int, dict[str, Any]]] = []
-    seen_email: dict[str, int] = {}
-    seen_url: dict[str, int] = {}
-    for row in rows:
+class _Cleaner:
+    """Cleans a file's rows in order, on demand, refusing bad rows and duplicates within
+    the file (the first occurrence is kept) as it meets them."""
+
+    def __init__(self, rows: Sequence[Mapping[str, Any]], result: ImportResult) -> None:
+        self.rows = rows
+        self.result = result
+        self.done = 0  # rows cleaned so far
+        self.accepted: list[tuple[int, dict[str, Any]]] = []
+        self.seen_email: dict[str, int] = {}
+        self.seen_url: dict[str, int] = {}
+
+    def upto(self, stop: int) -> list[tuple[int, dict[str, Any]]]:
+        """Clean the rows before `stop`; return the accepted ones not returned before."""
+        while self.step(stop):
+            pass
+        accepted, self.accepted = self.accepted, []
+        return accepted
+
+    def step(self, stop: int) -> bool:
+        """Clean one more row if it comes before `stop`; False when there is none."""
+        if self.done >= min(stop, len(self.rows)):
+            return False
+        row = self.rows[self.done]
+        self.done += 1
         line = int(row.get("line") or 0)
         try:
             values = clean_contact_row(row)
         except Invalid as exc:
-            result.reject(line, exc.message)
-            continue
-        first_line = seen_email.get(values["email"] or "") or seen_url.get(
-            values["linkedin_url"] or ""
-        )
+            self.result.reject(line, exc.message)
+            return True
+        email, url = values["email"], values["linkedin_url"]
+        first_line = self.seen_email.get(email or "") or self.seen_url.get(url or "")
         if first_line:
-            result.reject(line, f"Duplicate of line {first_line}.")
-            continue
-        if values["email"]:
-            seen_email[values["email"]] = line
-        if values["linkedin_url"]:
-            seen_url[values["linkedin_url"]] = line
-        accepted.append((line, values))
-    tick(len(rows) - len(accepted))
+            self.result.reject(line, f"Duplicate of line {first_line}.")
+            return True
+        if email:
+            self.seen_email[email] = line
+        if url:
+            self.seen_url[url] = line
+        self.accepted.append((line, values))
+        return True
 
-    # 2. Who exists already.
-    by_email, by_url, records = _existing_contacts(session, list(seen_email), list(seen_url))
-    new: list[tuple[int, dict[str, Any]]] = []
-    matched: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
-    claimed: dict[int, int] = {}
-    for line, values in accepted:
-        hit_email = by_email.get(values["email"]) if values["email"] else None
-        hit_url = by_url.get(values["linkedin_url"]) if values["linkedin_url"] else None
-        if hit_email and hit_url and hit_email != hit_url:
-            result.reject(
-                line, "The email belongs to one existing person and the LinkedIn URL to another."
-            )
-            continue
-        contact_id = hit_email or hit_url
-        if contact_id is None:
-            new.append((line, values))
-            continue
-        record = records[contact_id]
-        if record["erased_at"] is not None:
-            result.reject(line, "This person was erased and cannot be imported again.")
-            continue
-        if actor is not None and actor.role == Role.SALES and record["owner_id"] != actor.id:
-            result.reject(line, "This person already exists and belongs to another owner.")
-            continue
-        if contact_id in claimed:
-            result.reject(line, f"Duplicate of line {claimed[contact_id]} (the same person).")
-            continue
-        claimed[contact_id] = line
-        matched.append((line, values, record))
-    tick(len(accepted) - len(new) - len(matched))
 
-    # 3. Accounts.
-    orgs = resolve_organizations(
-        session,
-        [(v["organization"], v["organization_domain"]) for _, v in new]
-        + [(v["organization"], v["organization_domain"]) for _, v, _r in matched],
-    )
-    tag_ids = _tag_ids(
-        session,
-        [t for _, v in new for t in v["tags"]] + [t for _, v, _r in matched for t in v["tags"]],
-    )
-    now = utcnow()
-    consent_events: list[dict[str, Any]] = []
-    links: list[tuple[int, int]] = []
+class _ContactWriter:
+    """Writes cleaned rows, one segment at a time, in the caller's transaction."""
 
-    # 4. New people, in batches.
-    table = table_of(Contact)
-    new_links: list[tuple[int, int]] = []
-    for chunk in _chunks(new, BATCH):
-        params = []
-        for _line, v in chunk:
-            org_id, org_name = orgs.get((v["organization"], v["organization_domain"]), (None, None))
-            consent = v["consent_status"] or "unknown"
-            params.append({
-                "first_name": v["first_name"], "last_name": v["last_name"],
-                "sort_name": sort_name(v["first_name"], v["last_name"], v["email"]),
-                "search_text": search_text(v["first_name"], v["last_name"], v["email"], org_name),
-                "email": v["email"], "phone": v["phone"], "title": v["title"],
-                "organization_id": org_id, "language": v["language"], "country": v["country"],
-                "city": v["city"], "owner_id": owner_id, "linkedin_url": v["linkedin_url"],
-                "x_handle": v["x_handle"], "facebook": v["facebook"], "source": source[:50],
-                "notes": v["notes"], "custom_fields": v["custom_fields"],
-                "consent_status": consent,
-                "consent_basis": (v["consent_basis"] or "consent") if consent != "unknown"
-                else "none",
-                "consent_changed_at": now if consent != "unknown" else None,
-                "consent_changed_by_id": actor_id if consent != "unknown" else None,
-                "tier": "none",
-            })  # fmt: skip
-        ids = _bulk_insert_ids(session, table, params)
-        for contact_id, (_line, v), p in zip(ids, chunk, params, strict=True):
-            new_links.extend((contact_id, tag_ids[t]) for t in v["tags"])
-            if p["consent_status"] != "unknown":
-                consent_events.append(
-                    _consent_event(
-                        contact_id,
-                        actor_id,
-                        "unknown",
-                        p["consent_status"],
-                        p["consent_basis"],
-                        now,
-                    )  # fmt: skip
-                )
-        result.created += len(chunk)
-        tick(len(chunk))
+    def __init__(
+        self,
+        session: Session,
+        actor: User | None,
+        owner_id: int | None,
+        source: str,
+        result: ImportResult,
+        progress: Progress | None,
+    ) -> None:
+        self.session = session
+        self.actor = actor
+        self.actor_id = actor.id if actor is not None else None
+        self.owner_id = owner_id
+        self.source = source[:50]
+        self.result = result
+        self.progress = progress
+        self.done = 0
+        self.now = utcnow()
+        self.on_postgres = session.get_bind().dialect.name == "postgresql"
+        self.claimed: dict[int, int] = {}  # existing person -> the line that matched them
+        self.changed_ids: set[int] = set()
+        self.consent_events: list[dict[str, Any]] = []
 
-    # 5. People who exist: fill what is empty, grouped by the set of columns that change.
-    org_names = _organization_names(
-        session, {r["organization_id"] for _, _, r in matched if r["organization_id"]}
-    )
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-    changed_ids: set[int] = set()
-    for line, v, record in matched:
-        contact_id = record["id"]
-        changes: dict[str, Any] = {}
-        for name in _FILLABLE:
-            if not record[name] and v[name]:
-                changes[name] = v[name]
-        org_id, org_name = orgs.get((v["organization"], v["organization_domain"]), (None, None))
-        if not record["organization_id"] and org_id:
-            changes["organization_id"] = org_id
-        else:
-            org_name = org_names.get(record["organization_id"])
-        custom = record["custom_fields"] or {}
-        extra = {k: val for k, val in v["custom_fields"].items() if k not in custom}
-        if extra:
-            changes["custom_fields"] = {**custom, **extra}
-        if changes.keys() & {"first_name", "last_name", "email", "organization_id"}:
-            first = changes.get("first_name", record["first_name"])
-            last = changes.get("last_name", record["last_name"])
-            email = changes.get("email", record["email"])
-            changes["sort_name"] = sort_name(first, last, email)
-            changes["search_text"] = search_text(first, last, email, org_name)
-        new_consent = v["consent_status"]
-        if new_consent and new_consent != record["consent_status"]:
-            if new_consent == "granted" and record["consent_status"] == "opted_out":
-                result.warnings.append({
-                    "line": line,
-                    "reason": "This person opted out; the consent in the file was not applied.",
-                })  # fmt: skip
-            else:
-                basis = v["consent_basis"] or record["consent_basis"]
-                if basis == "none":
-                    basis = "consent"
-                changes.update(
-                    consent_status=new_consent, consent_basis=basis,
-                    consent_changed_at=now, consent_changed_by_id=actor_id,
-                )  # fmt: skip
-                consent_events.append(
-                    _consent_event(
-                        contact_id, actor_id, record["consent_status"], new_consent, basis, now
-                    )  # fmt: skip
-                )
-        for tag in v["tags"]:
-            links.append((contact_id, tag_ids[tag]))
-        if changes:
-            changed_ids.add(contact_id)
-            groups[tuple(sorted(changes))].append({"b_id": contact_id, **{
-                f"b_{k}": val for k, val in changes.items()
-            }})  # fmt: skip
-    if links and matched:
-        changed_ids |= _contacts_gaining_tags(session, links, {r["id"] for _, _, r in matched})
-    for columns, params in groups.items():
-        stmt = (
-            update(table)
-            .where(table.c.id == bindparam("b_id"))
-            .values({name: bindparam(f"b_{name}") for name in columns})
+    def tick(self, n: int) -> None:
+        self.done += n
+        if self.progress is not None and n:
+            self.progress(min(self.done, self.result.total), self.result.total)
+
+    def write(
+        self, accepted: list[tuple[int, dict[str, Any]]], meanwhile: Callable[[], object]
+    ) -> None:
+        """Write one segment; `meanwhile` is called between rows sent to the database."""
+        new, matched = self._match(accepted)
+        orgs = resolve_organizations(
+            self.session,
+            [(v["organization"], v["organization_domain"]) for _, v in new]
+            + [(v["organization"], v["organization_domain"]) for _, v, _r in matched],
         )
-        for chunk in _chunks(params, BATCH):
-            session.execute(stmt, list(chunk))
-    result.updated = len(changed_ids)
-    result.unchanged = len(matched) - result.updated
-    tick(len(matched))
+        tag_ids = _tag_ids(
+            self.session,
+            [t for _, v in new for t in v["tags"]] + [t for _, v, _r in matched for t in v["tags"]],
+        )
+        new_links = self._create(new, orgs, tag_ids, meanwhile)
+        links = self._update(matched, orgs, tag_ids)
+        _link_tags(self.session, links)
+        if self.on_postgres:
+            copy_rows(
+                self.session, contact_tags.name, ["contact_id", "tag_id"],
+                _between(new_links, meanwhile),
+            )  # fmt: skip
+        else:
+            _link_tags(self.session, new_links)
 
-    # 6. Tags and consent records.
-    _link_tags(session, links)
-    if session.get_bind().dialect.name == "postgresql":
-        copy_rows(session, contact_tags.name, ["contact_id", "tag_id"], new_links)
-    else:
-        _link_tags(session, new_links)
-    if consent_events:
-        for chunk in _chunks(consent_events, BATCH):
+    def _match(
+        self, accepted: list[tuple[int, dict[str, Any]]]
+    ) -> tuple[list[tuple[int, dict[str, Any]]], list[tuple[int, dict[str, Any], dict[str, Any]]]]:
+        """Split rows into new people and people who exist already (by email, LinkedIn URL)."""
+        by_email, by_url, records = _existing_contacts(
+            self.session,
+            [v["email"] for _, v in accepted if v["email"]],
+            [v["linkedin_url"] for _, v in accepted if v["linkedin_url"]],
+        )
+        new: list[tuple[int, dict[str, Any]]] = []
+        matched: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
+        actor, result = self.actor, self.result
+        for line, values in accepted:
+            hit_email = by_email.get(values["email"]) if values["email"] else None
+            hit_url = by_url.get(values["linkedin_url"]) if values["linkedin_url"] else None
+            if hit_email and hit_url and hit_email != hit_url:
+                result.reject(
+                    line,
+                    "The email belongs to one existing person and the LinkedIn URL to another.",
+                )
+                continue
+            contact_id = hit_email or hit_url
+            if contact_id is None:
+                new.append((line, values))
+                continue
+            record = records[contact_id]
+            if record["erased_at"] is not None:
+                result.reject(line, "This person was erased and cannot be imported again.")
+                continue
+            if actor is not None and actor.role == Role.SALES and record["owner_id"] != actor.id:
+                result.reject(line, "This person already exists and belongs to another owner.")
+                continue
+            if contact_id in self.claimed:
+                result.reject(
+                    line, f"Duplicate of line {self.claimed[contact_id]} (the same person)."
+                )
+                continue
+            self.claimed[contact_id] = line
+            matched.append((line, values, record))
+        self.tick(len(accepted) - len(new) - len(matched))
+        return new, matched
+
+    def _create(
+        self,
+        new: list[tuple[int, dict[str, Any]]],
+        orgs: dict[tuple[str | None, str | None], tuple[int, str]],
+        tag_ids: dict[str, int],
+        meanwhile: Callable[[], object],
+    ) -> list[tuple[int, int]]:
+        """Insert the new people; return their (person, tag) links."""
+        now, actor_id = self.now, self.actor_id
+
+        def consent_of(v: dict[str, Any]) -> tuple[str, str]:
+            status = v["consent_status"] or "unknown"
+            return status, (v["consent_basis"] or "consent") if status != "unknown" else "none"
+
+        def new_people() -> Iterator[dict[str, Any]]:
+            for count, (_line, v) in enumerate(new, 1):
+                org_id, org_name = orgs.get(
+                    (v["organization"], v["organization_domain"]), (None, None)
+                )
+                consent, basis = consent_of(v)
+                row = {
+                    "first_name": v["first_name"], "last_name": v["last_name"],
+                    "sort_name": sort_name(v["first_name"], v["last_name"], v["email"]),
+                    "search_text": search_text(
+                        v["first_name"], v["last_name"], v["email"], org_name
+                    ),
+                    "email": v["email"], "phone": v["phone"], "title": v["title"],
+                    "organization_id": org_id, "language": v["language"],
+                    "country": v["country"], "city": v["city"], "owner_id": self.owner_id,
+                    "linkedin_url": v["linkedin_url"], "x_handle": v["x_handle"],
+                    "facebook": v["facebook"], "source": self.source, "notes": v["notes"],
+                    "custom_fields": v["custom_fields"],
+                    "consent_status": consent, "consent_basis": basis,
+                    "consent_changed_at": now if consent != "unknown" else None,
+                    "consent_changed_by_id": actor_id if consent != "unknown" else None,
+                    "tier": "none",
+                }  # fmt: skip
+                if count % BATCH == 0 or count == len(new):
+                    self.tick(count % BATCH or BATCH)
+                yield row
+
+        table = table_of(Contact)
+        ids = _bulk_insert_ids(self.session, table, _between(new_people(), meanwhile), len(new))
+        links: list[tuple[int, int]] = []
+        for contact_id, (_line, v) in zip(ids, new, strict=True):
+            links.extend((contact_id, tag_ids[t]) for t in v["tags"])
+            consent, basis = consent_of(v)
+            if consent != "unknown":
+                self.consent_events.append(
+                    _consent_event(contact_id, actor_id, "unknown", consent, basis, now)
+                )
+        self.result.created += len(new)
+        return links
+
+    def _update(
+        self,
+        matched: list[tuple[int, dict[str, Any], dict[str, Any]]],
+        orgs: dict[tuple[str | None, str | None], tuple[int, str]],
+        tag_ids: dict[str, int],
+    ) -> list[tuple[int, int]]:
+        """People who exist: fill what is empty, grouped by the set of columns that change.
+        Returns their (person, tag) links."""
+        session, result, now, actor_id = self.session, self.result, self.now, self.actor_id
+        table = table_of(Contact)
+        org_names = _organization_names(
+            session, {r["organization_id"] for _, _, r in matched if r["organization_id"]}
+        )
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        changed_ids: set[int] = set()
+        links: list[tuple[int, int]] = []
+        for line, v, record in matched:
+            contact_id = record["id"]
+            changes: dict[str, Any] = {}
+            for name in _FILLABLE:
+                if not record[name] and v[name]:
+                    changes[name] = v[name]
+            org_id, org_name = orgs.get((v["organization"], v["organization_domain"]), (None, None))
+            if not record["organization_id"] and org_id:
+                changes["organization_id"] = org_id
+            else:
+                org_name = org_names.get(record["organization_id"])
+            custom = record["custom_fields"] or {}
+            extra = {k: val for k, val in v["custom_fields"].items() if k not in custom}
+            if extra:
+                changes["custom_fields"] = {**custom, **extra}
+            if changes.keys() & {"first_name", "last_name", "email", "organization_id"}:
+                first = changes.get("first_name", record["first_name"])
+                last = changes.get("last_name", record["last_name"])
+                email = changes.get("email", record["email"])
+                changes["sort_name"] = sort_name(first, last, email)
+                changes["search_text"] = search_text(first, last, email, org_name)
+            new_consent = v["consent_status"]
+            if new_consent and new_consent != record["consent_status"]:
+                if new_consent == "granted" and record["consent_status"] == "opted_out":
+                    result.warnings.append({
+                        "line": line,
+                        "reason": "This person opted out; the consent in the file was not applied.",
+                    })  # fmt: skip
+                else:
+                    basis = v["consent_basis"] or record["consent_basis"]
+                    if basis == "none":
+                        basis = "consent"
+                    changes.update(
+                        consent_status=new_consent, consent_basis=basis,
+                        consent_changed_at=now, consent_changed_by_id=actor_id,
+                    )  # fmt: skip
+                    self.consent_events.append(
+                        _consent_event(
+                            contact_id, actor_id, record["consent_status"], new_consent, basis, now
+                        )  # fmt: skip
+                    )
+            for tag in v["tags"]:
+                links.append((contact_id, tag_ids[tag]))
+            if changes:
+                changed_ids.add(contact_id)
+                groups[tuple(sorted(changes))].append({"b_id": contact_id, **{
+                    f"b_{k}": val for k, val in changes.items()
+                }})  # fmt: skip
+        if links and matched:
+            changed_ids |= _contacts_gaining_tags(session, links, {r["id"] for _, _, r in matched})
+        for columns, params in groups.items():
+            stmt = (
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values({name: bindparam(f"b_{name}") for name in columns})
+            )
+            for chunk in _chunks(params, BATCH):
+                session.execute(stmt, list(chunk))
+        result.updated += len(changed_ids)
+        result.unchanged += len(matched) - len(changed_ids)
+        self.changed_ids |= changed_ids
+        self.tick(len(matched))
+        return links
+
+    def finish(self) -> None:
+        """Consent records and their audit trail; forget stale ORM state."""
+        session, now, actor_id = self.session, self.now, self.actor_id
+        for chunk in _chunks(self.consent_events, BATCH):
             session.execute(insert(table_of(ConsentEvent)), list(chunk))
         audit_rows = [
             {
@@ -688,17 +802,22 @@ def import_contacts(
                     "source": "import",
                 },
             }  # fmt: skip
-            for e in consent_events
+            for e in self.consent_events
         ]
         for chunk in _chunks(audit_rows, BATCH):
             session.execute(insert(table_of(AuditEvent)), list(chunk))
-    # ORM objects already in the session may hold stale values.
-    for obj in list(session.identity_map.values()):
-        if isinstance(obj, Contact) and obj.id in changed_ids:
-            session.expire(obj)
-    session.flush()
-    result.rejected.sort(key=lambda r: r["line"])
-    return result
+        # ORM objects already in the session may hold stale values.
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Contact) and obj.id in self.changed_ids:
+                session.expire(obj)
+        session.flush()
+
+
+def _between(items: Iterable[T], work: Callable[[], object]) -> Iterator[T]:
+    """The items, with one step of `work` done after each is taken."""
+    for item in items:
+        yield item
+        work()
 
 
 def _consent_event(

@@ -159,6 +159,56 @@ def test_email_and_linkedin_pointing_at_two_people_is_refused(
     assert count(session, Contact) == 2
 
 
+def test_a_file_taken_in_segments_imports_as_if_taken_whole(
+    session: Session, users: dict[str, User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Long files are cleaned, matched and written a segment at a time; duplicates,
+    existing people, accounts and tags must not depend on where a segment ends."""
+    manager = users["manager"]
+    existing = service.create_contact(session, manager, first_name="Eva", email="eva@old.it",
+                                      linkedin_url="linkedin.com/in/eva")  # fmt: skip
+    session.commit()
+    rows = [
+        {"line": 2, "email": "a@x.it", "organization": "Acme", "tags": "fiera"},
+        {"line": 3, "email": "b@x.it", "organization": "Acme", "tags": "vip"},
+        {"line": 4, "email": "EVA@old.it", "title": "CFO", "tags": "vip, cliente"},
+        {"line": 5, "email": "not an email"},
+        {"line": 6, "email": "c@x.it", "organization": "Beta", "consent_status": "yes"},
+        {"line": 7, "email": "B@X.IT", "title": "duplicate of line 3"},
+        {"line": 8, "email": "d@x.it", "organization": "acme", "tags": "nuovo"},
+        {"line": 9, "email": "e@x.it", "linkedin_url": "https://linkedin.com/in/eva/"},
+        {"line": 10, "email": "f@x.it", "tags": "fiera"},
+    ]
+
+    def run(segment: int) -> tuple[object, ...]:
+        monkeypatch.setattr(imp, "SEGMENT", segment)
+        reports: list[tuple[int, int]] = []
+        result = imp.import_contacts(
+            session, manager.id, rows, progress=lambda done, total: reports.append((done, total))
+        )
+        session.flush()
+        people = {
+            c.email: (c.organization.name if c.organization else None, c.title,
+                      sorted(t.name for t in c.tags), c.consent_status)
+            for c in session.scalars(select(Contact).order_by(Contact.id))
+        }  # fmt: skip
+        outcome = (result.created, result.updated, result.unchanged, result.rejected,
+                   people, count(session, Organization), count(session, ConsentEvent))  # fmt: skip
+        session.rollback()
+        assert reports == sorted(reports) and reports[-1] == (len(rows), len(rows))
+        return outcome
+
+    whole, in_threes = run(10_000), run(3)
+    assert in_threes == whole
+    created, updated, _unchanged, rejected, people, organizations, _events = whole
+    assert (created, updated) == (5, 1)
+    assert [r["line"] for r in rejected] == [5, 7, 9]
+    assert rejected[1]["reason"] == "Duplicate of line 3."
+    assert rejected[2]["reason"] == "Duplicate of line 4 (the same person)."
+    assert people[existing.email] == (None, "CFO", ["cliente", "vip"], "unknown")
+    assert people["d@x.it"][0] == "Acme" and organizations == 2
+
+
 def test_import_follows_merges_to_the_kept_person(session: Session, users: dict[str, User]) -> None:
     keep = service.create_contact(session, users["manager"], first_name="Kept", email="k@x.it")
     gone = service.create_contact(session, users["manager"], first_name="Gone", email="g@x.it")
