@@ -26,7 +26,7 @@ from app import audit
 from app.auth.models import Role, User
 from app.contacts.graph import fetch_all, read_graph_input
 from app.contacts.models import Contact, Organization
-from app.db import copy_rows, utcnow
+from app.db import copy_rows, table_of, utcnow
 from app.errors import Conflict, Forbidden, Invalid
 from app.segments.facts import read_person_facts
 from app.segments.models import (
@@ -369,6 +369,19 @@ def _apply_tiers(session: Session, run: ScoreRun, candidates: list[Candidate], p
         if not circle.reuse_id
     }
     session.add_all(new_circles.values())
+    # A reused circle keeps its name and owner; its basis follows its members as they are.
+    bases = [{"b_id": c.reuse_id, "b_basis": c.basis} for c in plan.circles if c.reuse_id]
+    if bases:
+        circles = table_of(Circle)
+        session.execute(
+            update(circles)
+            .where(
+                circles.c.id == bindparam("b_id"),
+                circles.c.basis.is_distinct_from(bindparam("b_basis")),
+            )
+            .values(basis=bindparam("b_basis")),
+            bases,
+        )
     session.flush()  # one batched INSERT ... RETURNING, not one round trip per circle
     for i, circle in enumerate(plan.circles):
         circle_ids.append(circle.reuse_id or new_circles[i].id)

@@ -157,6 +157,8 @@ def form_circles(
     # the band's own ties: a networkx graph (or view) of the band only, never of everyone
     band = graph.subgraph([m for m in info if m in graph])
     newcomers = _join_kept([m for m in info if m not in placed], kept, band, params)
+    for plan in kept:  # a kept circle keeps its name; its basis says what members share now
+        plan.basis = _plan_circle(plan.members, info).basis
     plans = _new_circles(newcomers, info, band, params, taken_names=[p.name for p in kept])
     kept_ids = {plan.reuse_id for plan in kept}
     _reuse_previous(plans, {cid: old for cid, old in previous.items() if cid not in kept_ids})

@@ -60,6 +60,25 @@ def test_second_run_does_not_flap_and_records_no_moves(
     assert second.stats["tier_moves"] == 0
 
 
+def test_a_kept_circle_keeps_its_name_and_says_what_its_members_share_now(
+    session: Session, users: dict[str, User], run_worker
+) -> None:
+    small_network(session, users["manager"], n=60)
+    _run_now(session, users["manager"], run_worker)
+    circle = session.scalars(select(Circle).where(Circle.active.is_(True))).first()
+    assert circle is not None and circle.basis
+    name, circle_id = circle.name, circle.id
+    circle.basis = "industry: moda (1/5)"  # what it said when it was formed, long ago
+    session.commit()
+    second = _run_now(session, users["manager"], run_worker)
+    assert second.status == "done", second.error
+    circle = session.get(Circle, circle_id)
+    members = session.scalar(select(func.count()).where(TierAssignment.circle_id == circle_id))
+    assert circle is not None and circle.active and circle.name == name
+    assert circle.basis != "industry: moda (1/5)"
+    assert circle.basis.endswith(f"/{members})") or circle.basis.startswith("mixed: ")
+
+
 def test_opted_out_people_get_no_tier_and_pins_survive(
     session: Session, users: dict[str, User], run_worker
 ) -> None:

@@ -99,6 +99,24 @@ def test_a_newcomer_joins_the_circle_they_are_tied_to() -> None:
     assert all(len(p.members) <= PARAMS.circle_max for p in after)
 
 
+def test_a_kept_circle_describes_the_members_it_has_after_newcomers_join() -> None:
+    graph = _clusters([5])  # a circle of five: three in fashion, two in wine
+    industry = {0: "moda", 1: "moda", 2: "moda", 3: "vino", 4: "vino"}
+    for i in range(4):  # four wine people join, tied to the circle
+        graph.add_edge(9000 + i, i % 5, weight=2.0)
+        industry[9000 + i] = "vino"
+    band = [
+        Candidate(contact_id=n, potential=50.0, owner_id=None, consent_status="granted",
+                  industry=industry[n])
+        for n in sorted(graph)
+    ]  # fmt: skip
+    after = form_circles(band, graph, PARAMS, {100: {0, 1, 2, 3, 4}})
+    (kept,) = after
+    assert kept.reuse_id == 100 and len(kept.members) == 9
+    assert kept.name == "moda"  # named when it was formed
+    assert kept.basis == "industry: vino (6/9)"  # but it says what its members share now
+
+
 def test_full_circles_send_newcomers_to_new_circles() -> None:
     graph = _clusters([12])  # one circle, already full
     previous = {100: set(graph)}
