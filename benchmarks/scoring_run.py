@@ -324,7 +324,8 @@ def algorithms_alone(run_id: int) -> dict[str, float]:
     """The run's own graph algorithms on the same graph, then igraph's as the reference."""
     from app.contacts.graph import read_graph_input
     from app.extensions import db
-    from app.segments import runs, scoring
+    from app.gc_pause import cyclic_gc_paused
+    from app.segments import scoring
     from app.segments.models import ScoreRun, TierAssignment
 
     session = db.session
@@ -337,8 +338,8 @@ def algorithms_alone(run_id: int) -> dict[str, float]:
         )
     )
     session.close()
-    # the run pauses the cyclic GC while it works (runs._cyclic_gc_paused): so do these
-    with runs._cyclic_gc_paused():
+    # the run pauses the cyclic GC while it works (app.gc_pause): so do these
+    with cyclic_gc_paused():
         adj = scoring.Adjacency.from_input(data)  # the run's graph, as the run builds it
         return _algorithms_alone(adj, data, band, params)
 

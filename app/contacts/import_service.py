@@ -63,6 +63,7 @@ from app.contacts.normalize import (
 from app.contacts.service import FUTURE_TOLERANCE, parse_tags, touch_last_interaction
 from app.db import copy_records, copy_rows, table_of, utcnow
 from app.errors import DomainError, Forbidden, Invalid
+from app.gc_pause import cyclic_gc_paused
 
 BATCH = 2000
 # Rows cleaned, matched and written together (see `import_contacts`).
@@ -491,6 +492,18 @@ def import_contacts(
     the database stores one segment's rows (COPY on PostgreSQL), Python cleans the next
     segment's, so the two take no turns (`_Cleaner.step` runs between rows sent).
     """
+    with cyclic_gc_paused():  # see app.gc_pause
+        return _import_contacts(session, actor_id, rows, source, owner_id, progress)
+
+
+def _import_contacts(
+    session: Session,
+    actor_id: int | None,
+    rows: Sequence[Mapping[str, Any]],
+    source: str,
+    owner_id: int | None,
+    progress: Progress | None,
+) -> ImportResult:
     actor = _load_actor(session, actor_id)
     if actor is not None and actor.role == Role.SALES:
         owner_id = actor.id  # salespeople import people they own

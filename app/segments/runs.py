@@ -8,12 +8,10 @@ has gone stale (its worker was killed) is marked failed when the next one starts
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +26,7 @@ from app.contacts.graph import fetch_all, read_graph_input
 from app.contacts.models import Contact, Organization
 from app.db import copy_rows, table_of, utcnow
 from app.errors import Conflict, Forbidden, Invalid
+from app.gc_pause import cyclic_gc_paused
 from app.segments.facts import read_person_facts
 from app.segments.models import (
     Circle,
@@ -162,24 +161,10 @@ def latest_run(session: Session) -> ScoreRun | None:
     )
 
 
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """The graph, the facts and the candidates are millions of long-lived objects, and every
-    full collection walks all of them again: at 100k people that cost the run several
-    seconds. The run makes little cyclic garbage, so the collector waits until it ends."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def execute_run(session: Session, run_id: int, progress: Progress | None = None) -> dict[str, Any]:
     """Do the work of a run. Commits heartbeats between stages; the results and the 'done'
     status are flushed at the end for the caller's single final commit."""
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():  # see app.gc_pause
         return _execute_run(session, run_id, progress)
 
 

@@ -188,20 +188,3 @@ def test_failed_job_marks_the_run_failed_and_shows_nothing_half_written(
     )
     assert runs.latest_run(session).id == good.id
     assert session.scalar(select(func.count()).select_from(Circle)) >= 0
-
-
-def test_the_collector_pause_ends_with_the_run_even_when_it_fails() -> None:
-    import gc
-
-    assert gc.isenabled()
-    with pytest.raises(RuntimeError), runs._cyclic_gc_paused():
-        assert not gc.isenabled()
-        raise RuntimeError("worker trouble")
-    assert gc.isenabled()
-    gc.disable()  # a caller that had it off keeps it off
-    try:
-        with runs._cyclic_gc_paused():
-            pass
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
