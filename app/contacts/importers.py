@@ -370,11 +370,12 @@ def _read_rows(
     """Yield (line, {field: value}) for each non-blank record, using `mapping`."""
     headers, records, _ = _csv_records(text)
     width = len(headers)
-    targets = [mapping.get(h) or "" for h in headers]
+    # (position, field) of the mapped columns, in column order (a row may be short)
+    columns = [(i, target) for i, h in enumerate(headers) if (target := mapping.get(h))]
     for line, record in records:
-        if not any(cell.strip() for cell in record):
+        if not "".join(record).strip():  # a blank record (only separators and spaces)
             continue
-        if len(record) > width and any(cell.strip() for cell in record[width:]):
+        if len(record) > width and "".join(record[width:]).strip():
             parsed.rejected.append({
                 "line": line,
                 "reason": f"{len(record)} values but the header names {width} columns "
@@ -382,16 +383,16 @@ def _read_rows(
             })  # fmt: skip
             continue
         values: dict[str, str] = {}
-        for target, cell in zip(targets, record, strict=False):
-            if not target:
+        present = len(record)
+        for i, target in columns:
+            if i >= present:
+                break
+            cell = record[i].strip()
+            if not cell or target in values:  # the first filled column for a field wins
                 continue
-            cell = cell.strip()
-            if cell[:1] == "'" and cell[1:2] in ("=", "+", "-", "@"):
+            if cell[0] == "'" and cell[1:2] in ("=", "+", "-", "@"):
                 cell = cell[1:]  # a spreadsheet's guard against formulas, as our export writes
-            if len(cell) > MAX_CELL:
-                cell = cell[:MAX_CELL]
-            if cell and not values.get(target):
-                values[target] = cell
+            values[target] = cell[:MAX_CELL]
         yield line, values
 
 
@@ -437,7 +438,11 @@ def parse_csv_contacts(
         parsed.warnings.append(
             {"line": 1, "reason": f"Unknown columns ignored: {', '.join(ignored)}."}
         )
-    parsed.rows = [_contact_row(line, values) for line, values in _read_rows(text, parsed, chosen)]
+    rows = _read_rows(text, parsed, chosen)
+    if any(target.startswith("custom:") for target in chosen.values()):
+        parsed.rows = [_contact_row(line, values) for line, values in rows]
+    else:
+        parsed.rows = [{"line": line, **values} for line, values in rows]
     return parsed
 
 
