@@ -348,12 +348,6 @@ def _apply_tiers(session: Session, run: ScoreRun, candidates: list[Candidate], p
         .where(Circle.active.is_(True), Circle.id.not_in(reused or {-1}))
         .values(active=False)
     )
-    new_circles = {
-        i: Circle(name=circle.name, basis=circle.basis, owner_id=circle.owner_id, run_id=run.id)
-        for i, circle in enumerate(plan.circles)
-        if not circle.reuse_id
-    }
-    session.add_all(new_circles.values())
     # A reused circle keeps its name and owner; its basis follows its members as they are.
     bases = [{"b_id": c.reuse_id, "b_basis": c.basis} for c in plan.circles if c.reuse_id]
     if bases:
@@ -367,6 +361,12 @@ def _apply_tiers(session: Session, run: ScoreRun, candidates: list[Candidate], p
             .values(basis=bindparam("b_basis")),
             bases,
         )
+    new_circles = {
+        i: Circle(name=circle.name, basis=circle.basis, owner_id=circle.owner_id, run_id=run.id)
+        for i, circle in enumerate(plan.circles)
+        if not circle.reuse_id
+    }
+    session.add_all(new_circles.values())
     session.flush()  # one batched INSERT ... RETURNING, not one round trip per circle
     for i, circle in enumerate(plan.circles):
         circle_ids.append(circle.reuse_id or new_circles[i].id)
