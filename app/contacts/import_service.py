@@ -318,10 +318,17 @@ def clean_contact_row(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def resolve_organizations(
-    session: Session, wanted: Iterable[tuple[str | None, str | None]]
+    session: Session,
+    wanted: Iterable[tuple[str | None, str | None]],
+    created_without_domain: dict[str, tuple[int, str]] | None = None,
 ) -> dict[tuple[str | None, str | None], tuple[int, str]]:
     """{(name, domain) -> (organization id, name)}: match by domain, else by name
-    (case-insensitive), and create the missing ones in one batch."""
+    (case-insensitive), and create the missing ones in one batch.
+
+    An import that calls this once per segment passes `created_without_domain` (lower
+    name -> account), kept across its calls: a name-only account it created in an earlier
+    segment takes the domain a later segment gives the same name, rather than a second
+    account being created (what one call over the whole file would have done)."""
     pairs = {(n, d) for n, d in wanted if n or d}
     if not pairs:
         return {}
@@ -347,6 +354,10 @@ def resolve_organizations(
     for name, domain in sorted(pairs, key=lambda p: (p[1] is None, p[1] or "", p[0] or "")):
         if domain and domain in by_domain:
             out[(name, domain)] = by_domain[domain]
+        elif domain and name and created_without_domain and name.lower() in created_without_domain:
+            account = created_without_domain.pop(name.lower())
+            session.execute(update(org).where(org.c.id == account[0]).values(domain=domain))
+            by_domain[domain] = out[(name, domain)] = account
         elif not domain and name and name.lower() in by_name:
             out[(name, domain)] = by_name[name.lower()]
         else:
@@ -374,6 +385,8 @@ def resolve_organizations(
             ids = _bulk_insert_ids(session, org, values, len(values))
             for key, new_id, value in zip(chunk, ids, values, strict=True):
                 created[key] = (new_id, value["name"])
+                if created_without_domain is not None and not value["domain"]:
+                    created_without_domain[value["name"].lower()] = created[key]
         for pair, key in waiting.items():
             out[pair] = created[key]
     return out
@@ -588,6 +601,7 @@ class _ContactWriter:
         self.now = utcnow()
         self.on_postgres = session.get_bind().dialect.name == "postgresql"
         self.claimed: dict[int, int] = {}  # existing person -> the line that matched them
+        self.accounts_without_domain: dict[str, tuple[int, str]] = {}  # created so far
         self.changed_ids: set[int] = set()
         self.consent_events: list[dict[str, Any]] = []
 
@@ -605,6 +619,7 @@ class _ContactWriter:
             self.session,
             [(v["organization"], v["organization_domain"]) for _, v in new]
             + [(v["organization"], v["organization_domain"]) for _, v, _r in matched],
+            self.accounts_without_domain,
         )
         tag_ids = _tag_ids(
             self.session,

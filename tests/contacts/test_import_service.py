@@ -178,6 +178,7 @@ def test_a_file_taken_in_segments_imports_as_if_taken_whole(
         {"line": 8, "email": "d@x.it", "organization": "acme", "tags": "nuovo"},
         {"line": 9, "email": "e@x.it", "linkedin_url": "https://linkedin.com/in/eva/"},
         {"line": 10, "email": "f@x.it", "tags": "fiera"},
+        {"line": 11, "email": "g@x.it", "organization": "Acme", "organization_domain": "acme.it"},
     ]
 
     def run(segment: int) -> tuple[object, ...]:
@@ -201,12 +202,14 @@ def test_a_file_taken_in_segments_imports_as_if_taken_whole(
     whole, in_threes = run(10_000), run(3)
     assert in_threes == whole
     created, updated, _unchanged, rejected, people, organizations, _events = whole
-    assert (created, updated) == (5, 1)
+    assert (created, updated) == (6, 1)
     assert [r["line"] for r in rejected] == [5, 7, 9]
     assert rejected[1]["reason"] == "Duplicate of line 3."
     assert rejected[2]["reason"] == "Duplicate of line 4 (the same person)."
     assert people[existing.email] == (None, "CFO", ["cliente", "vip"], "unknown")
-    assert people["d@x.it"][0] == "Acme" and organizations == 2
+    # "Acme" without a domain early on and with one later: one account, as in one go
+    assert people["d@x.it"][0] == "Acme" and people["g@x.it"][0] == "Acme"
+    assert organizations == 2
 
 
 def test_import_follows_merges_to_the_kept_person(session: Session, users: dict[str, User]) -> None:
