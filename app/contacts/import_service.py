@@ -98,6 +98,18 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
+def _among(session: Session, column: Any, keys: Sequence[str]) -> Iterator[Any]:
+    """Conditions `column IN keys`, a batch each. PostgreSQL takes a batch as one array
+    parameter (= ANY): a 1,000-item IN list costs more to render and parse than the
+    lookup itself (1.3 s vs 0.3 s for 100,000 emails)."""
+    if session.get_bind().dialect.name != "postgresql":
+        for chunk in _chunks(keys, LOOKUP_BATCH):
+            yield column.in_(chunk)
+        return
+    for chunk in _chunks(keys, LOOKUP_BATCH * 20):
+        yield column == any_(bindparam("keys", list(chunk), type_=ARRAY(String)))
+
+
 def _load_actor(session: Session, actor_id: int | None) -> User | None:
     if actor_id is None:
         return None
@@ -337,15 +349,11 @@ def resolve_organizations(
     by_domain: dict[str, tuple[int, str]] = {}
     by_name: dict[str, tuple[int, str]] = {}
     org = table_of(Organization)
-    for chunk in _chunks(domains, LOOKUP_BATCH):
-        for row in session.execute(
-            select(org.c.id, org.c.name, org.c.domain).where(org.c.domain.in_(chunk))
-        ):
+    for match in _among(session, org.c.domain, domains):
+        for row in session.execute(select(org.c.id, org.c.name, org.c.domain).where(match)):
             by_domain[row.domain] = (row.id, row.name)
-    for chunk in _chunks(names, LOOKUP_BATCH):
-        for row in session.execute(
-            select(org.c.id, org.c.name).where(func.lower(org.c.name).in_(chunk)).order_by(org.c.id)
-        ):
+    for match in _among(session, func.lower(org.c.name), names):
+        for row in session.execute(select(org.c.id, org.c.name).where(match).order_by(org.c.id)):
             by_name.setdefault(row.name.lower(), (row.id, row.name))
     out: dict[tuple[str | None, str | None], tuple[int, str]] = {}
     to_create: dict[str, dict[str, Any]] = {}  # creation key -> values
@@ -447,18 +455,9 @@ def _existing_contacts(
     records: dict[int, dict[str, Any]] = {}
     by_email: dict[str, int] = {}
     by_url: dict[str, int] = {}
-    on_postgres = session.get_bind().dialect.name == "postgresql"
     for keys, column, target in ((emails, table.c.email, by_email),
                                  (urls, table.c.linkedin_url, by_url)):  # fmt: skip
-        # PostgreSQL takes a batch as one array parameter (= ANY): a 1,000-item IN list
-        # costs more to render and parse than the lookup itself (1.3 s vs 0.3 s at 100k)
-        size = LOOKUP_BATCH * 20 if on_postgres else LOOKUP_BATCH
-        for chunk in _chunks(keys, size):
-            match = (
-                column == any_(bindparam("keys", list(chunk), type_=ARRAY(String)))
-                if on_postgres
-                else column.in_(chunk)
-            )
+        for match in _among(session, column, keys):
             for row in session.execute(select(*cols).where(match)):
                 record = row._asdict()
                 records[record["id"]] = record
