@@ -241,7 +241,7 @@ def update_contact_api(contact_id: int, body: ContactPatch) -> ContactOut:
     summary="A contact's interactions, newest first",
 )  # fmt: skip
 def contact_interactions(contact_id: int, query: TimelineQuery) -> InteractionList:
-    """Page back with `before_id` set to the last id received."""
+    """Page back with `before_id` set to the last id received (one of this contact's)."""
     user = api_user()
     contact = get_contact(db.session, user, contact_id)
     rows = timeline(db.session, contact, limit=query.limit, before_id=query.before_id)

@@ -303,7 +303,11 @@ class InteractionIn(_Input):
 
 class TimelineQuery(_Query):
     limit: Annotated[int, Field(ge=1, le=200)] = 50
-    before_id: Id | None = Field(default=None, description="Only interactions older than this id.")
+    before_id: Id | None = Field(
+        default=None,
+        description="Page back: only the interactions that come after this one (an id from "
+        "the previous page, normally its last) in newest-first order.",
+    )
 
 
 class InteractionOut(_Output):

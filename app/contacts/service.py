@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, or_, select, true, update
+from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -766,16 +766,36 @@ def mark_answered(session: Session, actor: User, interaction_id: int) -> Interac
 def timeline(
     session: Session, contact: Contact, limit: int = 50, before_id: int | None = None
 ) -> list[Interaction]:
+    """A person's interactions, newest first (by when they happened, then by id).
+
+    `before_id` pages back: the interactions that come after that one of theirs in this
+    order. The position is (occurred_at, id), not the id alone: an interaction logged
+    or imported today may have happened months ago, so ids do not follow the order."""
+    mine = interaction_participants.c.contact_id == contact.id
     stmt = (
         select(Interaction)
         .join(interaction_participants)
-        .where(interaction_participants.c.contact_id == contact.id)
+        .where(mine)
         .options(selectinload(Interaction.participants))
         .order_by(Interaction.occurred_at.desc(), Interaction.id.desc())
         .limit(limit)
     )
-    if before_id:
-        stmt = stmt.where(Interaction.id < before_id)
+    if before_id is not None:
+        after = session.execute(
+            select(Interaction.occurred_at, Interaction.id)
+            .join(interaction_participants)
+            .where(mine, Interaction.id == before_id)
+        ).first()
+        if after is None:
+            raise Invalid(
+                f"Interaction {before_id} is not one of this person's.", field="before_id"
+            )
+        stmt = stmt.where(
+            or_(
+                Interaction.occurred_at < after.occurred_at,
+                and_(Interaction.occurred_at == after.occurred_at, Interaction.id < after.id),
+            )
+        )
     return list(session.scalars(stmt))
 
 

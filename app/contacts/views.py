@@ -31,6 +31,7 @@ from app.extensions import db
 from app.i18n import select_timezone
 
 bp = Blueprint("contacts", __name__)
+TIMELINE_PAGE = 100  # interactions per page of a contact's timeline
 
 
 @bp.before_request
@@ -168,6 +169,8 @@ def show(contact_id: int) -> Any:
     from app.segments.score_panel import score_panel
 
     contact = service.get_contact(db.session, current_user, contact_id)
+    before = request.args.get("before", type=int)
+    timeline = service.timeline(db.session, contact, limit=TIMELINE_PAGE + 1, before_id=before)
     return render_template(
         "contacts/show.html",
         contact=contact,
@@ -176,7 +179,9 @@ def show(contact_id: int) -> Any:
         pin_form=PinForm(),
         can_edit=_can_edit(contact),
         notes=service.private_notes_for(current_user, contact),
-        timeline=service.timeline(db.session, contact, limit=100),
+        timeline=timeline[:TIMELINE_PAGE],
+        older=timeline[TIMELINE_PAGE - 1].id if len(timeline) > TIMELINE_PAGE else None,
+        paged=before is not None,
         counts=service.interaction_counts(db.session, contact),
         relationships=service.relationships_of(db.session, contact),
         consent_events=service.consent_history(db.session, contact),

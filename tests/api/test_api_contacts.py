@@ -314,6 +314,25 @@ def test_record_interaction_by_email_linkedin_and_id(
     assert anna["last_interaction_at"].startswith("2025-03-01T09:30:00")
 
 
+def test_interactions_page_back_by_the_last_id_received(
+    manager_api: Api, session: Session, people: dict[str, Contact]
+) -> None:
+    ids = []
+    for n, day in enumerate((9, 2, 5)):  # sent out of date order
+        resp = manager_api.post("/interactions", {
+            **purchase(["anna@example.com"], external_id=f"order-{n}"),
+            "occurred_at": f"2025-03-0{day}T09:30:00+00:00",
+        })  # fmt: skip
+        assert resp.status_code == 201, resp.get_json()
+        ids.append(resp.get_json()["id"])
+    path = f"/contacts/{people['anna'].id}/interactions"
+    first = manager_api.get(path, limit=2).get_json()["items"]
+    rest = manager_api.get(path, limit=2, before_id=first[-1]["id"]).get_json()["items"]
+    assert [i["id"] for i in first + rest] == [ids[0], ids[2], ids[1]]
+    resp = manager_api.get(path, before_id=999_999)
+    assert resp.status_code == 422 and resp.get_json()["field"] == "before_id"
+
+
 def test_interaction_ingest_is_idempotent(
     manager_api: Api, session: Session, people: dict[str, Contact]
 ) -> None:

@@ -127,6 +127,30 @@ def test_consent_changes_are_recorded(session: Session, users: dict[str, User]) 
         service.change_consent(session, None, c, "whatever", "consent")
 
 
+def test_timeline_pages_back_in_date_order_when_ids_are_not(
+    session: Session, users: dict[str, User]
+) -> None:
+    m = users["manager"]
+    a = person(session, m, "Anna")
+    # logged in this order, so ids rise while the dates jump about (an import of history
+    # does this), and two share a moment
+    for day in (20, 5, 27, 12, 12, 1, 15):
+        service.log_interaction(session, m, [a], channel="email", direction="inbound",
+                                kind="message", occurred_at=at(day))  # fmt: skip
+    session.commit()
+    whole = service.timeline(session, a, limit=100)
+    assert [i.occurred_at.day for i in whole] == [27, 20, 15, 12, 12, 5, 1]
+    pages, before = [], None
+    while page := service.timeline(session, a, limit=3, before_id=before):
+        pages.append([i.id for i in page])
+        before = page[-1].id
+    assert [i for page in pages for i in page] == [i.id for i in whole]  # no gap, no repeat
+    assert len(pages) == 3
+    other = person(session, m, "Bruno")
+    with pytest.raises(Invalid):  # a position in somebody else's timeline
+        service.timeline(session, other, before_id=whole[0].id)
+
+
 def test_meeting_with_several_participants(session: Session, users: dict[str, User]) -> None:
     m = users["manager"]
     a, b, c = (person(session, m, n) for n in ("Anna", "Bruno", "Carla"))

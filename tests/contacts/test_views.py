@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -9,7 +10,7 @@ from sqlalchemy.orm import Session
 from app.auth.models import User
 from app.contacts import service
 from app.contacts.models import Contact, Interaction, Organization
-from tests.contacts.helpers import person
+from tests.contacts.helpers import at, person
 
 
 def test_sales_cannot_open_another_owners_contact_by_url(
@@ -32,6 +33,29 @@ def test_marketer_sees_contact_without_notes_and_cannot_edit(
     assert "Anna" in html and "secret dinner" not in html
     assert client.get(f"/contacts/{c.id}/edit").status_code == 403
     assert client.get("/contacts/new").status_code == 403
+
+
+def test_the_timeline_pages_back_to_older_interactions(
+    client: FlaskClient, login, session: Session, users: dict[str, User], monkeypatch
+) -> None:
+    from app.contacts import views
+
+    monkeypatch.setattr(views, "TIMELINE_PAGE", 2)
+    m = users["manager"]
+    anna = person(session, m, "Anna")
+    for day, summary in ((3, "oldest call"), (9, "middle call"), (21, "newest call")):
+        service.log_interaction(session, m, [anna], channel="phone", direction="outbound",
+                                kind="call", occurred_at=at(day), summary=summary)  # fmt: skip
+    session.commit()
+    login(m)
+    html = client.get(f"/contacts/{anna.id}").get_data(as_text=True)
+    assert "newest call" in html and "middle call" in html and "oldest call" not in html
+    older = re.search(r'href="([^"]+)" id="timeline-older"', html)
+    assert older is not None
+    html = client.get(older.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert "oldest call" in html and "newest call" not in html
+    assert 'id="timeline-older"' not in html  # nothing older
+    assert client.get(f"/contacts/{anna.id}?before=999999").status_code == 422
 
 
 def test_create_contact_form_and_duplicate_email(
