@@ -15,6 +15,7 @@ from app.contacts.models import CONSENT_BASES, CONSENT_STATUSES, SIZE_BANDS, TIE
 from app.contacts.service import find_contact_by_key
 from app.errors import DomainError, Forbidden, Invalid
 from app.extensions import db
+from app.i18n import tier_label
 from app.segments import rules as service
 from app.segments.models import Circle, Segment
 from app.segments.segment_forms import (
@@ -30,6 +31,28 @@ PREVIEW_SIZE = 20
 PER_PAGE = 50
 
 
+def _choice_label(field: str, value: Any) -> str:
+    """A stored choice as people read it (the rule itself keeps the code)."""
+    if field == "tier":
+        return tier_label(str(value))
+    if field in ("consent_status", "consent_basis"):
+        return _(str(value))  # app/translations/data_msgids.py lists these codes
+    return str(value)  # account sizes ("10-49") read the same in every language
+
+
+@bp.app_template_filter("rule_value")
+def rule_value(rule: dict[str, Any]) -> str:
+    """A saved rule's value for its page: choices by their label, yes/no for flags."""
+    field, value = rule.get("field", ""), rule.get("value")
+    spec = service.FIELDS.get(field)
+    values = value if isinstance(value, list | tuple) else [value]
+    if spec is not None and spec.type == "choice":
+        return ", ".join(_choice_label(field, v) for v in values)
+    if spec is not None and spec.type == "bool":
+        return ", ".join(_("yes") if v is True else _("no") for v in values)  # stored as bool
+    return ", ".join(str(v) for v in values)
+
+
 def _value_help() -> dict[str, Any]:
     """What the value box accepts for the fields with fixed values, to show beside the form."""
     circles = db.session.execute(
@@ -38,10 +61,19 @@ def _value_help() -> dict[str, Any]:
     owners = db.session.execute(
         select(User.id, User.name).where(User.active.is_(True)).order_by(User.name)
     ).all()
+
+    def coded(field: str, codes: tuple[str, ...]) -> list[str]:
+        """What to type, and what it means when the label differs from the code."""
+        out = []
+        for code in codes:
+            label = _choice_label(field, code)
+            out.append(code if label == code else f"{code} ({label})")
+        return out
+
     return {
-        "tiers": TIERS,
-        "consents": CONSENT_STATUSES,
-        "bases": CONSENT_BASES,
+        "tiers": coded("tier", TIERS),
+        "consents": coded("consent_status", CONSENT_STATUSES),
+        "bases": coded("consent_basis", CONSENT_BASES),
         "sizes": SIZE_BANDS,
         "circles": circles,
         "owners": owners,

@@ -205,6 +205,29 @@ def test_save_show_edit_and_delete(
     assert client.get(f"/segments/{segment_id}").status_code == 404
 
 
+def test_a_saved_rule_reads_in_the_users_language(
+    session: Session, login: Any, users: dict[str, User], people: dict[str, Contact]
+) -> None:
+    segment = rules.create_segment(
+        session, users["manager"], name="Granted, not one-to-one",
+        rules=[
+            {"field": "tier", "operator": "ne", "value": "one_to_one"},
+            {"field": "consent_status", "operator": "in", "value": ["granted", "unknown"]},
+            {"field": "account.key_account", "operator": "eq", "value": "yes"},
+        ],
+    )  # fmt: skip
+    session.commit()
+    client = login(users["manager"])
+    english = client.get(f"/segments/{segment.id}").text
+    assert "<strong>one-to-one</strong>" in english and "one_to_one" not in english
+    assert "<strong>yes</strong>" in english
+    italian = client.get(f"/segments/{segment.id}?lang=it").text
+    assert "<strong>concesso, sconosciuto</strong>" in italian
+    assert "<strong>sì</strong>" in italian and "granted" not in italian
+    edit = client.get(f"/segments/{segment.id}/edit").text  # what to type, and its meaning
+    assert "one_to_one (one-to-one)" in edit and "granted (concesso)" in edit
+
+
 def test_a_new_contact_shows_up_in_the_saved_segment_page_at_once(
     session: Session, login: Any, users: dict[str, User], people: dict[str, Contact]
 ) -> None:
