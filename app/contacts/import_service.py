@@ -359,12 +359,13 @@ def resolve_organizations(
     to_create: dict[str, dict[str, Any]] = {}  # creation key -> values
     waiting: dict[tuple[str | None, str | None], str] = {}
     created_by_name: dict[str, str] = {}
+    given_domains: list[dict[str, Any]] = []  # earlier name-only accounts, now with a domain
     for name, domain in sorted(pairs, key=lambda p: (p[1] is None, p[1] or "", p[0] or "")):
         if domain and domain in by_domain:
             out[(name, domain)] = by_domain[domain]
         elif domain and name and created_without_domain and name.lower() in created_without_domain:
             account = created_without_domain.pop(name.lower())
-            session.execute(update(org).where(org.c.id == account[0]).values(domain=domain))
+            given_domains.append({"b_id": account[0], "b_domain": domain})
             by_domain[domain] = out[(name, domain)] = account
         elif not domain and name and name.lower() in by_name:
             out[(name, domain)] = by_name[name.lower()]
@@ -377,6 +378,11 @@ def resolve_organizations(
                 to_create[key] = {"name": name or domain, "domain": domain}
                 created_by_name.setdefault((name or domain or "").lower(), key)
             waiting[(name, domain)] = key
+    if given_domains:
+        session.execute(
+            update(org).where(org.c.id == bindparam("b_id")).values(domain=bindparam("b_domain")),
+            given_domains,
+        )
     if to_create:
         keys = list(to_create)
         created: dict[str, tuple[int, str]] = {}
